@@ -1,0 +1,77 @@
+"""The ``labserver`` command line (also ``python -m labserver``).
+
+Subcommands mirror the Dovecot tools a learner meets on the exam: ``doveconf``
+prints a configuration as Dovecot's doveconf does. Configuration paths are mapped
+into ``--root`` (the lab's sandbox) when one is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .config import ConfigError, load
+from .config.doveconf import dump
+from .config.registry import load_registry
+
+DEFAULT_CONFIG = "/etc/dovecot/dovecot.conf"
+EX_CONFIG = 89
+
+
+def _doveconf(args: argparse.Namespace) -> int:
+    mode = "a"
+    if args.n:
+        mode = "n"
+    elif args.N:
+        mode = "N"
+    out = sys.stdout
+    if not args.settings:
+        out.write(f"# {load_registry().version} (labserver): {args.c}\n")
+        out.flush()
+    try:
+        config = load(args.c, root=args.root, expand_values=args.x)
+    except ConfigError as exc:
+        for msg in exc.messages:
+            print(f"doveconf: {msg}", file=sys.stderr)
+        print(f"doveconf: Fatal: {exc.message}", file=sys.stderr)
+        return EX_CONFIG
+    result = dump(config, mode=mode, names=tuple(args.settings),
+                  hide_passwords=not args.P, header=False)
+    body = result.stdout
+    if not args.settings:
+        lines = [f"# Hostname: {config.hostname}"]
+        if mode == "a":
+            lines.append("# NOTE: Send doveconf -n output instead when asking for help.")
+        body = "".join(line + "\n" for line in lines) + body
+    out.write(body)
+    out.flush()
+    for line in result.errors:
+        print(f"doveconf: {line}", file=sys.stderr)
+    return result.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labserver", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    dc = sub.add_parser("doveconf", help="print the configuration as Dovecot's doveconf does")
+    dc.add_argument("-c", metavar="FILE", default=DEFAULT_CONFIG, help="configuration file")
+    dc.add_argument("-n", action="store_true", help="only settings changed from defaults")
+    dc.add_argument("-a", action="store_true", help="all settings (the default)")
+    dc.add_argument("-N", action="store_true", help="settings changed or set explicitly")
+    dc.add_argument("-P", action="store_true", help="show passwords and other secrets")
+    dc.add_argument("-x", action="store_true", help="expand $variables and <file values")
+    dc.add_argument("--root", metavar="DIR", help="sandbox root for absolute paths")
+    dc.add_argument("settings", nargs="*", metavar="SETTING", help="print only these")
+    dc.set_defaults(func=_doveconf)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
