@@ -34,8 +34,12 @@ def _protocols(config: Config) -> str | None:
 CHECKS: list[Callable[[Config], str | None]] = [_protocols]
 
 
-def first_error(config: Config) -> str | None:
-    """The first error Dovecot's settings checks would report, if any."""
+def first_error(config: Config, global_only: bool = False) -> str | None:
+    """The first error Dovecot's settings checks would report, if any.
+
+    ``global_only`` checks only the global settings, as doveconf's output pass does;
+    otherwise every filter's merged settings are checked, as when the file is read.
+    """
     for check in CHECKS:
         error = check(config)
         if error is not None:

@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from . import checks
 from . import filters as flt
 from .parser import ConfigError, FilterParser, Message, ParseContext, parse
 from .registry import Registry
@@ -31,12 +32,22 @@ class Config:
     filter_parsers: list[FilterParser]
     messages: list[Message]
     hostname: str = ""
+    delayed_error: str | None = None
 
     @classmethod
     def from_context(cls, ctx: ParseContext) -> Config:
         return cls(path=ctx.path, registry=ctx.registry, resolver=ctx.resolver,
                    filter_parsers=ctx.parsers, messages=ctx.messages,
-                   hostname=socket.gethostname())
+                   hostname=socket.gethostname(), delayed_error=ctx.delayed_error)
+
+    def fatal_error(self) -> str | None:
+        """What makes Dovecot refuse this configuration after reading it, if anything."""
+        if self.delayed_error is not None:
+            return self.delayed_error
+        error = checks.first_error(self)
+        if error is not None:
+            return f"Error in configuration file {self.path}: {error}"
+        return None
 
     @property
     def global_store(self) -> Store:
@@ -84,16 +95,24 @@ class Config:
 
 
 def load(path: str, *, root: str | None = None, expand_values: bool = True,
-         text: str | None = None, registry: Registry | None = None) -> Config:
+         text: str | None = None, registry: Registry | None = None,
+         strict: bool = True) -> Config:
     """Read a configuration file, mapping absolute paths into ``root``.
 
     ``expand_values`` reads ``<file`` values and expands ``$setting`` references,
     as the running server does; doveconf without ``-x`` leaves them as written.
-    Raises ConfigError with doveconf's message when the file is refused.
+    Raises ConfigError with doveconf's message when the file is refused; with
+    ``strict=False`` errors found after reading (a missing ``}``, a failed settings
+    check) are left in ``fatal_error()``, as doveconf prints the config before them.
     """
     ctx = parse(path, text=text, resolver=PathResolver(root), expand_values=expand_values,
                 registry=registry)
-    return Config.from_context(ctx)
+    config = Config.from_context(ctx)
+    if strict:
+        error = config.fatal_error()
+        if error is not None:
+            raise ConfigError(error, config.messages)
+    return config
 
 
 def parse_text(text: str, *, path: str = "/etc/dovecot/dovecot.conf", root: str | None = None,

@@ -230,7 +230,7 @@ def dump(config: Config, mode: str = "n", names: tuple[str, ...] = (),
     printer = _Printer(hide_passwords=hide_passwords)
     printer.output(Exporter(scope).run(config.global_store), 0)
     out.extend(printer.lines)
-    check_error = checks.first_error(config)
+    check_error = checks.first_error(config, global_only=True)
     for fp in sorted(config.filter_parsers[1:], key=lambda p: _filter_rev_key(p.filter)):
         head, indent = _filter_begin(fp.filter)
         sub = _Printer(hide_passwords=hide_passwords)
@@ -241,7 +241,9 @@ def dump(config: Config, mode: str = "n", names: tuple[str, ...] = (),
     code = 0
     if check_error is not None:
         errors.append(f"Error: {check_error}")
-        errors.append(f"Fatal: Error in configuration file {config.path}: {check_error}")
+    fatal = config.fatal_error()
+    if fatal is not None:
+        errors.append(f"Fatal: {fatal}")
         code = 89
     return DumpResult("".join(line + "\n" for line in out), errors, code)
 

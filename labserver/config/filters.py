@@ -43,7 +43,7 @@ def parse_net(value: str) -> Network:
     try:
         addr = ipaddress.ip_address(host)
     except ValueError:
-        raise ValueError(f"gethostbyname({host}) failed: Unknown host") from None
+        raise ValueError(f"gethostbyname({host}) failed: Name or service not known") from None
     max_bits = addr.max_prefixlen
     if slash:
         if not (bits.isascii() and bits.isdigit()) or int(bits) > max_bits:

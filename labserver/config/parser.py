@@ -110,6 +110,7 @@ class ParseContext:
     prefix: str = ""
     section_counter: int = 0
     error: str | None = None
+    delayed_error: str | None = None
     old: OldSettings | None = None
 
     @property
@@ -171,6 +172,22 @@ class ParseContext:
         sec.parser = found if found is not None else self.new_filter_parser(new)
         sec.is_filter = True
         return True
+
+    def warn_ssl_subsections(self) -> None:
+        """Warn once when a filter enables ssl that the global ``ssl = no`` disables."""
+        def explicit_ssl(parser: FilterParser, fallback: str) -> str:
+            store = parser.store
+            return str(store.get("ssl")[0]) if store.is_changed("ssl") else fallback  # type: ignore[index]
+
+        global_ssl = explicit_ssl(self.parsers[0], "")
+        if global_ssl != "no":
+            return
+        for parser in self.parsers:
+            value = explicit_ssl(parser, global_ssl)
+            if value != "no":
+                self.warn(f"SSL is disabled because global ssl=no, ignoring ssl={value} "
+                          "for subsection")
+                return
 
     def full_setting_path(self, key: str) -> str:
         names: list[str] = []
@@ -450,9 +467,12 @@ def parse(
                 ctx.messages,
             )
     if ctx.section.prev is not None:
-        raise ConfigError(
+        # Dovecot reports this only after the whole file was read: doveconf still
+        # prints what it parsed, then fails.
+        ctx.delayed_error = (
             f"Error in configuration file {path}: Missing '}}' (section started at "
-            f"{ctx.section.open_path}:{ctx.section.open_line})",
-            ctx.messages,
+            f"{ctx.section.open_path}:{ctx.section.open_line})"
         )
+    else:
+        ctx.warn_ssl_subsections()
     return ctx

@@ -35,20 +35,14 @@ class SettingDef:
 
     key: str
     type: str
-    default: str
+    default: str | None
     values: tuple[str, ...] = ()
     hidden: bool = False
+    default_value: Any = None  # the typed default (for enums, the first value)
 
     def parse(self, text: str) -> Any:
         """Turn configuration text into a typed value, or raise ValueError."""
         return parse_value(self.type, text, self.values)
-
-    @property
-    def default_value(self) -> Any:
-        """The typed default (for enums, the first allowed value)."""
-        if self.type == "enum":
-            return self.values[0] if self.values else self.default
-        return parse_value(self.type, self.default, self.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +54,7 @@ class ListDef:
     info: str | None
 
 
-@dataclass(slots=True)
+@dataclass
 class Info:
     """One struct of settings, as Dovecot's setting_parser_info."""
 
@@ -69,6 +63,11 @@ class Info:
     lists: dict[str, ListDef]
     unique_key: str | None
     aliases: dict[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def defaults(self) -> dict[str, Any]:
+        """Typed default of every setting, to copy into a new struct."""
+        return {key: d.default_value for key, d in self.settings.items()}
 
     def lookup(self, key: str) -> SettingDef | ListDef | None:
         """Find a setting or section keyword, following aliases."""
@@ -154,12 +153,19 @@ def _default_entry(raw: dict[str, Any]) -> DefaultEntry:
 def _info(name: str, raw: dict[str, Any]) -> Info:
     settings = {}
     for key, spec in raw.get("settings", {}).items():
+        allowed = tuple(spec.get("values", ()))
+        default = spec.get("default", "")
+        if spec["type"] == "enum":
+            typed = allowed[0] if allowed else default
+        else:
+            typed = None if default is None else parse_value(spec["type"], default, allowed)
         settings[key] = SettingDef(
             key=key,
             type=spec["type"],
-            default=spec.get("default", ""),
-            values=tuple(spec.get("values", ())),
+            default=default,
+            values=allowed,
             hidden=bool(spec.get("hidden", False)),
+            default_value=typed,
         )
     lists = {
         key: ListDef(key=key, kind=spec["kind"], info=spec.get("info"))

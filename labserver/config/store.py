@@ -9,6 +9,7 @@ exactly those that differ from the defaults, and the lab reads the result.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,13 @@ from .registry import DefaultEntry, Info, ListDef, Registry, SettingDef
 SEP = "/"
 
 
+_NEEDS_ESCAPE = re.compile(r"[=/\\ ,]")
+
+
 def section_escape(name: str) -> str:
     """Escape a section name for use inside a path (Dovecot's settings_section_escape)."""
+    if _NEEDS_ESCAPE.search(name) is None:
+        return name
     table = {"=": "\\e", "/": "\\s", "\\": "\\\\", " ": "\\_", ",": "\\+"}
     return "".join(table.get(ch, ch) for ch in name)
 
@@ -42,6 +48,23 @@ class Struct:
         """The structs of a section keyword, in order."""
         return list(self.lists.get(key, {}).values())
 
+    def clone(self, links: dict[str, Link], full_key: str) -> Struct:
+        """A deep copy, registering the copies of section structs in ``links``."""
+        copy = Struct(info=self.info, values=dict(self.values), changed=set(self.changed),
+                      changed_lists=set(self.changed_lists))
+        for key, children in self.lists.items():
+            new: dict[str, Any] = {}
+            ldef = self.info.lists[key]
+            for name, child in children.items():
+                if ldef.kind == "strlist":
+                    new[name] = child
+                    continue
+                child_key = f"{full_key}{key}{SEP}{name}"
+                new[name] = child.clone(links, child_key + SEP)
+                links[child_key] = Link(info=child.info, struct=new[name], parent=copy)
+            copy.lists[key] = new
+        return copy
+
 
 @dataclass(eq=False)
 class Link:
@@ -57,19 +80,29 @@ class SettingsError(Exception):
     """A value was rejected; the message is Dovecot's text."""
 
 
+_TEMPLATES: dict[int, tuple[Registry, Struct]] = {}
+
+
 class Store:
     """All settings of one filter (the global scope or one ``protocol x {}``)."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.links: dict[str, Link] = {}
-        self.root = self._new_struct(registry.root_info, None, "")
+        template = _TEMPLATES.get(id(registry))
+        if template is None or template[0] is not registry:
+            template = (registry, self._new_struct(registry.root_info, None, ""))
+            _TEMPLATES[id(registry)] = template
+            self.links = {}
+        # copying a ready-made template is much cheaper than building the default
+        # services and their listeners again for every filter
+        self.root = template[1].clone(self.links, "")
         # the info of the last list touched, for naming sections (config_add_type)
         self.prev_info: Info | None = None
         self.prev_was_strlist = False
 
     def _new_struct(self, info: Info, defaults: DefaultEntry | None, full_key: str) -> Struct:
-        vals = {key: d.default_value for key, d in info.settings.items()}
+        vals = dict(info.defaults)
         struct = Struct(info=info, values=vals)
         if defaults is not None:
             for key, text in defaults.settings.items():

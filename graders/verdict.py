@@ -1,0 +1,31 @@
+"""The verdict every grader returns: passed, a score, feedback and evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check concluded, in words a learner can act on.
+
+    ``feedback`` says what was expected, what happened and a hint; ``evidence``
+    holds the raw material (doveconf's messages, log lines) the feedback rests on.
+    """
+
+    task: str
+    passed: bool
+    score: float
+    feedback: str
+    evidence: tuple[str, ...] = field(default_factory=tuple)
+
+    def assert_passed(self) -> None:
+        """Raise AssertionError with the feedback unless the check passed (for nbgrader)."""
+        if not self.passed:
+            raise AssertionError(self.feedback)
+
+    def __str__(self) -> str:
+        head = "PASSED" if self.passed else "NOT YET"
+        lines = [f"{head} [{self.task}] score {self.score:.2f}", self.feedback]
+        lines.extend(f"  | {line}" for line in self.evidence)
+        return "\n".join(lines)
