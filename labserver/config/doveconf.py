@@ -215,6 +215,9 @@ def dump(config: Config, mode: str = "n", names: tuple[str, ...] = (),
     """Print a parsed configuration as ``doveconf -n``/``-a``/``-N``/``NAME`` does."""
     scope = {"n": Scope.CHANGED, "a": Scope.ALL_WITHOUT_HIDDEN, "N": Scope.SET}[mode]
     errors = [str(m) for m in config.messages]
+    reading_warnings, printing_warnings = checks.warnings(config)
+    if config.delayed_error is None:
+        errors.extend(f"Warning: {w}" for w in reading_warnings)
     out: list[str] = []
     if names:
         if scope is Scope.ALL_WITHOUT_HIDDEN:
@@ -230,7 +233,7 @@ def dump(config: Config, mode: str = "n", names: tuple[str, ...] = (),
     printer = _Printer(hide_passwords=hide_passwords)
     printer.output(Exporter(scope).run(config.global_store), 0)
     out.extend(printer.lines)
-    check_error = checks.first_error(config, global_only=True)
+    check_errors = checks.global_errors(config)
     for fp in sorted(config.filter_parsers[1:], key=lambda p: _filter_rev_key(p.filter)):
         head, indent = _filter_begin(fp.filter)
         sub = _Printer(hide_passwords=hide_passwords)
@@ -239,8 +242,8 @@ def dump(config: Config, mode: str = "n", names: tuple[str, ...] = (),
             sub.lines.extend(INDENT * i + "}" for i in reversed(range(indent)))
         out.extend(sub.lines)
     code = 0
-    if check_error is not None:
-        errors.append(f"Error: {check_error}")
+    errors.extend(f"Warning: {w}" for w in printing_warnings)
+    errors.extend(f"Error: {e}" for e in check_errors)
     fatal = config.fatal_error()
     if fatal is not None:
         errors.append(f"Fatal: {fatal}")
