@@ -6,6 +6,20 @@ size, which is what RFC 1939 and RFC 3501 report even when the file stores bare
 LF line ends). A ``Mailbox`` is one session's view of a folder: it keeps its own
 list of messages (so sequence numbers stay stable until the session syncs) and
 reports what other sessions changed when ``sync()`` is called.
+
+Conventions of the implementations in this package (``maildir``, ``mbox``):
+
+- mailbox names are Unicode with the namespace separator ("Archive/2024",
+  "Entwürfe"): the IMAP engine decodes modified UTF-7 before calling, and the
+  storage encodes names for the file system as Dovecot does;
+- ``messages`` is an immutable snapshot: a copy taken before ``expunge()`` still
+  maps the returned UIDs to their old sequence numbers;
+- ``set_flags()`` and ``expunge()`` change this view at once (their results are the
+  session's own FETCH/EXPUNGE replies); ``append()`` and ``copy()`` are seen only
+  after ``sync()``; ``set_flags()`` on a read-only view is ignored (Dovecot answers
+  "Store ignored with read-only mailbox.");
+- ``recent_uids`` are the messages that are \\Recent in this session: the first
+  writable session that syncs a new arrival claims it (RFC 3501 §2.3.2).
 """
 
 from __future__ import annotations
@@ -70,6 +84,10 @@ class Mailbox(Protocol):
     @property
     def messages(self) -> Sequence[MessageInfo]:
         """Messages in this view, in UID order (sequence number = index + 1)."""
+
+    @property
+    def recent_uids(self) -> frozenset[int]:
+        """UIDs of the messages that are \\Recent in this session."""
 
     def sync(self) -> SyncResult:
         """Pick up other sessions' changes; the view's message list is updated."""
