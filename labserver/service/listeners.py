@@ -82,6 +82,7 @@ def _addresses(text: str, explicit: bool) -> list[str]:
 def listener_specs(config: Config, policy: PortPolicy) -> list[ListenerSpec]:
     """Every socket the configuration asks for, in the order Dovecot lists them."""
     protocols = config.get("protocols").split()
+    ssl_disabled = config.get("ssl") == "no"
     listen_explicit = config.global_store.is_changed("listen")
     specs: list[ListenerSpec] = []
     for service in config.sections("service"):
@@ -92,7 +93,8 @@ def listener_specs(config: Config, policy: PortPolicy) -> list[ListenerSpec]:
             continue
         for listener in service.children("inet_listener"):
             port = listener.get("port")
-            if port == 0:
+            # Dovecot opens no implicit-TLS listener while the global ssl is "no".
+            if port == 0 or (listener.get("ssl") and ssl_disabled):
                 continue
             address_text = listener.get("address") or config.get("listen")
             explicit = bool(listener.get("address")) or listen_explicit

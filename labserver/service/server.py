@@ -175,12 +175,14 @@ class Server:
         bound: list[Bound] = []
         try:
             for spec in specs:
+                tls: dict[str, Any] = {}
+                if spec.ssl:
+                    tls = {"ssl": self.tls_contexts.get(spec.protocol),
+                           "ssl_handshake_timeout": 30}
                 server = await asyncio.start_server(
                     lambda r, w, s=spec: self._accept(r, w, s),
                     host=spec.address, port=spec.port, reuse_address=True,
-                    ssl=self.tls_contexts.get(spec.protocol) if spec.ssl else None,
-                    ssl_handshake_timeout=30 if spec.ssl else None,
-                    family=socket.AF_INET6 if ":" in spec.address else socket.AF_INET,
+                    family=socket.AF_INET6 if ":" in spec.address else socket.AF_INET, **tls,
                 )
                 port = server.sockets[0].getsockname()[1]
                 bound.append(Bound(spec, port, server))

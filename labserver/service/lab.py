@@ -1,0 +1,280 @@
+"""``Lab``: a lab server for notebooks, graders and tests.
+
+A lab lives in a directory that stands for ``/``: its configuration is
+``/etc/dovecot/dovecot.conf`` inside it, users' homes are under ``/home`` inside it,
+and every absolute path in the configuration resolves there. ``start()`` returns
+once every listener is bound (then it serves from a background thread);
+``reload()`` keeps the running configuration when the new one is refused, as a
+Dovecot reload does, and says why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..auth import schemes
+from ..config import Config, ConfigError, load
+from ..config.registry import load_registry
+from ..config.resolve import PathResolver
+from ..storage import deliver as storage_deliver
+from ..storage import open_storage
+from ..tls import TLSConfigError, TLSSettings, server_context
+from .context import LabContext
+from .listeners import ListenerSpec, PortPolicy, listener_specs
+from .log import LogBook
+from .pop3_handler import serve_pop3
+from .rawlog import Transcript
+from .server import Channel, Server
+
+CONFIG_PATH = "/etc/dovecot/dovecot.conf"
+USERS_PATH = "/etc/dovecot/users"
+
+DEFAULT_CONFIG = f"""\
+# A small, complete lab configuration: IMAP and POP3, Maildir, users in a file.
+protocols = imap pop3
+mail_location = maildir:~/Maildir
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {{
+  driver = passwd-file
+  args = scheme=SHA512-CRYPT {USERS_PATH}
+}}
+userdb {{
+  driver = passwd-file
+  args = {USERS_PATH}
+  default_fields = home=/home/%u
+}}
+"""
+
+
+class LabError(Exception):
+    """The lab cannot do what was asked; the message says why in plain words."""
+
+
+class Lab:
+    """One lab server: a sandbox directory, a configuration and its listeners."""
+
+    def __init__(self, config: str | os.PathLike[str] | None = None, *,
+                 root: str | os.PathLike[str] | None = None, ports: str = "offset") -> None:
+        self._own_root = root is None
+        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="lab-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.resolver = PathResolver(self.root)
+        self.policy = PortPolicy.parse(ports)
+        self.log = LogBook()
+        self.server: Server | None = None
+        self.config: Config | None = None
+        self._context: LabContext | None = None
+        if config is None:
+            if not self.path(CONFIG_PATH).exists():
+                self.write_config(DEFAULT_CONFIG)
+        elif isinstance(config, os.PathLike):
+            self.write_config(Path(config).read_text())
+        else:
+            self.write_config(config)
+
+    # -- files in the sandbox ---------------------------------------------------
+
+    def path(self, virtual: str) -> Path:
+        """The real path of a path as the configuration names it."""
+        return Path(self.resolver.real(virtual))
+
+    def write_config(self, text: str, path: str = CONFIG_PATH) -> Path:
+        """Write a configuration file (or an included one) into the lab."""
+        real = self.path(path)
+        real.parent.mkdir(parents=True, exist_ok=True)
+        real.write_text(text)
+        return real
+
+    def add_user(self, user: str, password: str, *, scheme: str = "SHA512-CRYPT",
+                 home: str | None = None, extra: str = "", path: str = USERS_PATH) -> str:
+        """Add (or replace) a user in a passwd-file; returns the stored hash."""
+        if ":" in user or "\n" in user or "/" in user or not user:
+            raise LabError(f"invalid user name: {user!r}")
+        stored = schemes.generate(password, scheme, user=user)
+        home = home or f"/home/{user}"
+        # Dovecot refuses uid/gid 0 in a passwd-file; the lab never switches users, so
+        # when it runs as root it writes nobody's ids (65534) instead.
+        uid = os.getuid() or 65534
+        gid = os.getgid() or 65534
+        line = f"{user}:{stored}:{uid}:{gid}::{home}::{extra}".rstrip(":")
+        real = self.path(path)
+        real.parent.mkdir(parents=True, exist_ok=True)
+        lines = real.read_text().splitlines() if real.exists() else []
+        lines = [x for x in lines if x.split(":", 1)[0] != user] + [line]
+        real.write_text("\n".join(lines) + "\n")
+        self.path(home).mkdir(parents=True, exist_ok=True)
+        return stored
+
+    def storage(self, user: str, home: str | None = None) -> Any:
+        """A user's mail storage as the running configuration describes it."""
+        config = self.config or self._load()
+        return open_storage(config, user, home or f"/home/{user}", self.resolver)
+
+    def deliver(self, user: str, message: bytes | str, folder: str = "INBOX",
+                home: str | None = None) -> int:
+        """Deliver a message to a user's folder, as an MDA would; returns its UID."""
+        return storage_deliver(self.storage(user, home), message, folder)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def _load(self) -> Config:
+        return load(CONFIG_PATH, root=str(self.root))
+
+    def _make_context(self, config: Config) -> LabContext:
+        run_dir = self.path(config.get("base_dir"))
+        context = LabContext(config=config, resolver=self.resolver, log=self.log,
+                             run_dir=run_dir)
+        for protocol in ("imap", "pop3"):
+            settings = TLSSettings.from_config(config, protocol)
+            if settings.mode == "no":
+                continue
+            try:
+                context.tls_contexts[protocol] = server_context(settings, run_dir)
+            except TLSConfigError as exc:
+                if settings.mode == "required" or any(
+                        s.ssl and s.protocol == protocol for s in listener_specs(config,
+                                                                                 self.policy)):
+                    raise LabError(f"{protocol}: {exc}") from None
+                self.log.warning("master: ", f"{protocol}: TLS not available: {exc}")
+                continue
+            for warning in settings.warnings:
+                self.log.warning(f"{protocol}-login: ", warning)
+        return context
+
+    def start(self) -> Lab:
+        """Read the configuration, bind every listener, serve in the background."""
+        if self.server is not None:
+            raise LabError("the lab is already running; use reload() or stop()")
+        config = self._load()
+        context = self._make_context(config)
+        specs = listener_specs(config, self.policy)
+        server = Server(log=self.log, handlers=self._handlers(context),
+                        tls_contexts=context.tls_contexts)
+        server.start(specs)
+        self.server, self.config, self._context = server, config, context
+        protocols = ", ".join(config.get("protocols").split())
+        self.log.info("master: ", f"Dovecot v{load_registry().version} (labserver) starting "
+                      f"up for {protocols}")
+        return self
+
+    def _handlers(self, context: LabContext) -> dict[str, Any]:
+        async def pop3(ch: Channel) -> None:
+            await serve_pop3(ch, self._context or context)
+
+        handlers: dict[str, Any] = {"pop3": pop3}
+        try:
+            from .imap_handler import serve_imap
+        except ImportError:
+            return handlers
+
+        async def imap(ch: Channel) -> None:
+            await serve_imap(ch, self._context or context)
+
+        handlers["imap"] = imap
+        return handlers
+
+    def reload(self, config: str | None = None) -> str | None:
+        """Switch to a new configuration; on error keep the old one and return the error."""
+        if config is not None:
+            old = self.path(CONFIG_PATH).read_text()
+            self.write_config(config)
+        self.log.warning("master: ", "SIGHUP received - reloading configuration")
+        try:
+            new = self._load()
+            context = self._make_context(new)
+            specs = listener_specs(new, self.policy)
+        except (ConfigError, LabError) as exc:
+            if config is not None:
+                self.write_config(old)
+            message = exc.message if isinstance(exc, ConfigError) else str(exc)
+            self.log.error("master: ", f"Error reading configuration: {message}")
+            return message
+        if self.server is None:
+            self.config, self._context = new, context
+            return None
+        old_specs = [b.spec for b in self.server.bound]
+        self.server.handlers = self._handlers(context)
+        self.server.tls_contexts = context.tls_contexts
+        if _spec_keys(old_specs) != _spec_keys(specs):
+            try:
+                self.server.call(self.server.rebind(specs))
+            except OSError as exc:
+                self.server.call(self.server.rebind(old_specs))
+                self.log.error("master: ", f"Config reload failed: {exc}")
+                return str(exc)
+        self.config, self._context = new, context
+        return None
+
+    def stop(self) -> None:
+        """Stop serving (open sessions are ended)."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+            self.log.info("master: ", "Dovecot (labserver) stopped")
+
+    def cleanup(self) -> None:
+        """Stop, and remove the lab directory if the lab created it."""
+        self.stop()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Lab:
+        return self.start() if self.server is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
+
+    # -- what a notebook asks ------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.server is not None
+
+    def listeners(self) -> list[tuple[ListenerSpec, int]]:
+        """Each bound listener with the port it really listens on."""
+        if self.server is None:
+            return []
+        return [(b.spec, b.port) for b in self.server.bound]
+
+    def port(self, name: str) -> int:
+        """The real port of a listener by name (``imap``, ``imaps``, ``pop3``, ``pop3s``)."""
+        for spec, port in self.listeners():
+            if spec.name == name:
+                return port
+        raise LabError(f"no listener named {name!r} is open "
+                       f"(open: {', '.join(s.name for s, _ in self.listeners()) or 'none'})")
+
+    def table(self) -> str:
+        """A netstat-like table of what listens where."""
+        rows = [("Proto", "Service", "Listener", "Address", "Config port", "Real port", "TLS")]
+        for spec, port in self.listeners():
+            rows.append(("tcp6" if ":" in spec.address else "tcp", spec.service, spec.name,
+                         spec.address, str(spec.configured_port), str(port),
+                         "implicit" if spec.ssl else "STARTTLS" if self._starttls(spec)
+                         else "-"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                         for r in rows)
+
+    def _starttls(self, spec: ListenerSpec) -> bool:
+        return self._context is not None and self._context.tls(spec.protocol) is not None
+
+    def logs(self, contains: str | None = None) -> list[str]:
+        """Log lines in Dovecot's format, optionally only those containing a text."""
+        return self.log.lines(contains)
+
+    def transcripts(self, protocol: str | None = None) -> list[Transcript]:
+        """Per-session transcripts (oldest first)."""
+        if self.server is None:
+            return []
+        return [t for t in self.server.transcripts if protocol in (None, t.protocol)]
+
+
+def _spec_keys(specs: list[ListenerSpec]) -> list[tuple[str, str, int, bool]]:
+    return sorted((s.protocol, s.address, s.port, s.ssl) for s in specs)
