@@ -51,6 +51,41 @@ def _doveconf(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from .config import ConfigError
+    from .service.lab import CONFIG_PATH, Lab, LabError
+
+    try:
+        if args.root is None:
+            text = None
+            if args.c is not None:
+                with open(args.c, encoding="utf-8") as fh:
+                    text = fh.read()
+            lab = Lab(text, ports=args.ports)
+        else:
+            lab = Lab(root=args.root, ports=args.ports, config_path=args.c or CONFIG_PATH)
+        lab.start()
+    except (ConfigError, LabError, OSError) as exc:
+        text = exc.message if isinstance(exc, ConfigError) else str(exc)
+        print(f"labserver: Fatal: {text}", file=sys.stderr)
+        return EX_CONFIG
+    print(f"Lab root: {lab.root}")
+    print(lab.table())
+    sys.stdout.flush()
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    try:
+        while not done.wait(0.5):
+            pass
+    finally:
+        lab.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labserver", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--root", metavar="DIR", help="sandbox root for absolute paths")
     dc.add_argument("settings", nargs="*", metavar="SETTING", help="print only these")
     dc.set_defaults(func=_doveconf)
+    sv = sub.add_parser("serve", help="run the lab server until interrupted")
+    sv.add_argument("-c", metavar="FILE",
+                    help="configuration file: with --root, a path as the lab sees it "
+                    "(default /etc/dovecot/dovecot.conf); without, a file copied into a new lab")
+    sv.add_argument("--root", metavar="DIR",
+                    help="lab directory that stands for / (default: a new temporary one)")
+    sv.add_argument("--ports", default="offset",
+                    help="port mapping: offset[:N] (default offset:10000), ephemeral or exact")
+    sv.set_defaults(func=_serve)
     return parser
 
 

@@ -60,8 +60,10 @@ class Lab:
     """One lab server: a sandbox directory, a configuration and its listeners."""
 
     def __init__(self, config: str | os.PathLike[str] | None = None, *,
-                 root: str | os.PathLike[str] | None = None, ports: str = "offset") -> None:
+                 root: str | os.PathLike[str] | None = None, ports: str = "offset",
+                 config_path: str = CONFIG_PATH) -> None:
         self._own_root = root is None
+        self.config_path = config_path
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="lab-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.resolver = PathResolver(self.root)
@@ -71,7 +73,7 @@ class Lab:
         self.config: Config | None = None
         self._context: LabContext | None = None
         if config is None:
-            if not self.path(CONFIG_PATH).exists():
+            if not self.path(config_path).exists():
                 self.write_config(DEFAULT_CONFIG)
         elif isinstance(config, os.PathLike):
             self.write_config(Path(config).read_text())
@@ -84,9 +86,9 @@ class Lab:
         """The real path of a path as the configuration names it."""
         return Path(self.resolver.real(virtual))
 
-    def write_config(self, text: str, path: str = CONFIG_PATH) -> Path:
-        """Write a configuration file (or an included one) into the lab."""
-        real = self.path(path)
+    def write_config(self, text: str, path: str | None = None) -> Path:
+        """Write the configuration file (or, with ``path``, an included one) into the lab."""
+        real = self.path(path or self.config_path)
         real.parent.mkdir(parents=True, exist_ok=True)
         real.write_text(text)
         return real
@@ -124,7 +126,7 @@ class Lab:
     # -- lifecycle -------------------------------------------------------------
 
     def _load(self) -> Config:
-        return load(CONFIG_PATH, root=str(self.root))
+        return load(self.config_path, root=str(self.root))
 
     def _make_context(self, config: Config) -> LabContext:
         run_dir = self.path(config.get("base_dir"))
@@ -182,7 +184,7 @@ class Lab:
     def reload(self, config: str | None = None) -> str | None:
         """Switch to a new configuration; on error keep the old one and return the error."""
         if config is not None:
-            old = self.path(CONFIG_PATH).read_text()
+            old = self.path(self.config_path).read_text()
             self.write_config(config)
         self.log.warning("master: ", "SIGHUP received - reloading configuration")
         try:
