@@ -263,7 +263,6 @@ class MaildirMailbox:
         self.keywords_path = os.path.join(control, KEYWORDS)
         self._view = View()
         self._entries: dict[int, Entry] = {}
-        self._sizes: dict[str, tuple[int, int]] = {}
         self._recent: set[int] = set()
         self._uidnext = 1
         self.uidvalidity = 0
@@ -609,27 +608,33 @@ class MaildirMailbox:
     def _info(self, r: UidRecord, sub: str, fname: str, keywords: dict[str, str]
               ) -> MessageInfo | None:
         path = os.path.join(self.path, sub, fname)
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return None
-        phys = get_size(r.base, "S")
-        virt = get_size(r.base, "W")
-        if virt is None and r.ext_value("W") is not None:
-            virt = int(r.ext_value("W") or 0)
-        if phys is None:
-            phys = st.st_size
-        if virt is None:
-            cached = self._sizes.get(r.base)
-            if cached is None:
+        key = (self.path, r.base)
+        cached = _INFO_CACHE.get(key)
+        if cached is None:
+            # A Maildir message file never changes its content (only its name, for
+            # flags), so what is learnt from it once holds for every later session.
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                return None
+            phys = get_size(r.base, "S")
+            virt = get_size(r.base, "W")
+            if virt is None and r.ext_value("W") is not None:
+                virt = int(r.ext_value("W") or 0)
+            if phys is None:
+                phys = st.st_size
+            if virt is None:
                 try:
                     with open(path, "rb") as f:
-                        cached = (st.st_size, virtual_size(f.read()))
+                        virt = virtual_size(f.read())
                 except FileNotFoundError:
                     return None
-                self._sizes[r.base] = cached
-            virt = cached[1]
-        when = dt.datetime.fromtimestamp(int(st.st_mtime), dt.UTC).astimezone()
+            when = dt.datetime.fromtimestamp(int(st.st_mtime), dt.UTC).astimezone()
+            cached = (when, phys, virt)
+            if len(_INFO_CACHE) >= _INFO_CACHE_MAX:
+                _INFO_CACHE.clear()
+            _INFO_CACHE[key] = cached
+        when, phys, virt = cached
         return MessageInfo(uid=r.uid, flags=flags_from_info(split_info(fname)[1], keywords),
                            internaldate=when, virtual_size=virt, physical_size=phys,
                            guid=r.ext_value("G") or r.base)
@@ -637,6 +642,11 @@ class MaildirMailbox:
     def _locate(self, uid: int) -> None:
         with self._lock():
             self._disk_state()
+
+
+# (folder path, base name) -> (internal date, physical size, virtual size)
+_INFO_CACHE: dict[tuple[str, str], tuple[dt.datetime, int, int]] = {}
+_INFO_CACHE_MAX = 1_000_000
 
 
 def _replace_flags(info: MessageInfo, flags: frozenset[str]) -> MessageInfo:
