@@ -7,7 +7,9 @@
 - ``responses`` serialises replies with Dovecot's quoting rules;
 - ``ParsedMessage`` gives ENVELOPE, BODY, BODYSTRUCTURE and BODY[section]<partial>;
 - ``search_matches`` evaluates a SEARCH key tree against a ``SearchableMessage``;
-- ``encode_mailbox`` / ``decode_mailbox`` convert names to and from modified UTF-7.
+- ``encode_mailbox`` / ``decode_mailbox`` convert names to and from modified UTF-7;
+- ``ImapConnection`` (module ``session``) is the whole IMAP session as Dovecot's imap-login
+  and imap run it, sans-I/O; its events live in ``labserver.imap.session``.
 
 Modules are private and each has one job: ``_lexer`` (tokens), ``_parser`` (argument grammar
 per command), ``_reader`` (the incremental reader), ``_commands`` (events), ``_responses``,
@@ -82,13 +84,15 @@ from ._search import MessageView, SearchableMessage, decode_header_value, search
 from ._utf7 import UTF7Error
 from ._utf7 import decode as decode_mailbox
 from ._utf7 import encode as encode_mailbox
+from .session import ImapConnection, ImapSettings
 
 __all__ = [
     "COMMANDS", "DEFAULT_MAX_LINE_LENGTH", "NEED_DATA", "PRELOGIN_BAD_TEXT", "STATUS_ITEMS",
     "SYSTEM_FLAGS", "UID_COMMANDS", "Address", "Append", "Authenticate", "BadCommand",
     "Capability", "Check", "Close", "Command", "CommandReader", "ConnectionClosed",
     "ContinuationLine", "Copy", "Create", "Delete", "Done", "Enable", "Event", "Expunge",
-    "FatalError", "Fetch", "FetchAtt", "Id", "Idle", "List", "LiteralPending",
+    "FatalError", "Fetch", "FetchAtt", "Id", "Idle", "ImapConnection", "ImapSettings", "List",
+    "LiteralPending",
     "LocalProtocolError", "Login", "Logout", "Lsub", "MessageView", "Move", "Namespace", "Noop",
     "ParsedMessage", "Rename", "Search", "SearchKey", "SearchableMessage", "Section", "Select",
     "SequenceSet", "StartTLS", "Status", "Store", "Subscribe", "UTF7Error", "Unselect",

@@ -43,8 +43,13 @@ async def serve_pop3(ch: Channel, ctx: LabContext) -> None:
     request: AuthRequest | None = None
     user: str | None = None
     try:
-        while not ch.closed:
+        while True:
             event = conn.next_event()
+            if (event is NEED_DATA or event is PAUSED) and ch.closed:
+                # The client went away while replies were being written.
+                conn.receive_data(b"")
+                _drain_logs(conn, ctx)
+                break
             if event is NEED_DATA or event is PAUSED:
                 try:
                     data = await asyncio.wait_for(ch.read(), IDLE_TIMEOUT)
