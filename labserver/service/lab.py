@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..auth import schemes
+from ..auth import AuthConfigError, schemes
 from ..config import Config, ConfigError, load
 from ..config.registry import load_registry
 from ..config.resolve import PathResolver
@@ -130,8 +130,11 @@ class Lab:
 
     def _make_context(self, config: Config) -> LabContext:
         run_dir = self.path(config.get("base_dir"))
-        context = LabContext(config=config, resolver=self.resolver, log=self.log,
-                             run_dir=run_dir)
+        try:
+            context = LabContext(config=config, resolver=self.resolver, log=self.log,
+                                 run_dir=run_dir)
+        except AuthConfigError as exc:
+            raise LabError(f"auth: {exc}") from None
         for protocol in ("imap", "pop3"):
             settings = TLSSettings.from_config(config, protocol)
             if settings.mode == "no":

@@ -133,3 +133,11 @@ def test_a_lab_that_cannot_bind_says_so(tmp_path) -> None:
     finally:
         blocker.close()
         lab.cleanup()
+
+
+def test_an_auth_driver_the_lab_lacks_is_a_clear_error(tmp_path) -> None:
+    lab = Lab("protocols = pop3\nssl = no\npassdb {\n  driver = ldap\n}\n", root=tmp_path,
+              ports="ephemeral")
+    with pytest.raises(LabError, match="auth: Unknown passdb driver 'ldap'"):
+        lab.start()
+    assert not lab.running

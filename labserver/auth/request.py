@@ -1,0 +1,255 @@
+"""One authentication request: who asks, what the databases said, and the log it left.
+
+This is the lab's src/auth/auth-request.c in small. A request carries the user name
+(after ``auth_username_format``), the connection (service, local and remote IP,
+session id), the fields passdbs and userdbs set, and the log lines Dovecot's auth
+process would write, with the same prefixes::
+
+    auth: Info: passwd-file(alice,127.0.0.1,<sess>): Password mismatch
+
+The prefix names the database (``passwd-file``), or the mechanism in lower case
+(``plain``), then ``(user,remote-ip,<session>)``; ``?`` stands for a user not known yet.
+Which levels reach the log follows ``auth_verbose``, ``auth_debug`` and a passdb's or
+userdb's own ``auth_verbose``; errors and warnings always do.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from labserver.config.varexpand import expand, mail_user_values
+
+from . import schemes
+
+MAX_LOG_USERNAME_LEN = 64  # auth-request.c
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line of the auth log: ``str(line)`` is the log file form without a timestamp."""
+
+    level: str  # "Debug", "Info", "Warning", "Error"
+    message: str  # "passwd-file(alice,127.0.0.1): unknown user"
+    process: str = "auth"
+
+    def __str__(self) -> str:
+        return f"{self.process}: {self.level}: {self.message}"
+
+
+@dataclass
+class LogPolicy:
+    """Which levels are written: auth_debug implies auth_verbose, as in auth-settings.c."""
+
+    verbose: bool = False
+    debug: bool = False
+
+    def shows(self, level: str, db_verbose: str = "default") -> bool:
+        if level in ("Error", "Warning", "Fatal"):
+            return True
+        if db_verbose == "no":
+            return False
+        if level == "Info":
+            return self.verbose or self.debug or db_verbose == "yes"
+        return self.debug
+
+
+@dataclass
+class AuthRequest:
+    """The state of one login attempt as the passdbs and userdbs see it."""
+
+    user: str | None
+    service: str = "imap"
+    local_ip: str = ""
+    remote_ip: str = ""
+    session: str = ""
+    mech: str = ""
+    secured: bool = False
+    original_user: str = ""
+    password: str | None = None  # the password the client gave (verify_plain)
+    log_policy: LogPolicy = field(default_factory=LogPolicy)
+    extra_fields: dict[str, str] = field(default_factory=dict)
+    userdb_fields: dict[str, str] = field(default_factory=dict)
+    passdb_password: str | None = None  # "{SCHEME}data" from the current passdb
+    failed: bool = False
+    successful: bool = False
+    userdb_lookup: bool = False
+    db_name: str = ""  # the passdb/userdb whose lookup runs, for the log prefix
+    db_verbose: str = "default"
+    log: list[LogLine] = field(default_factory=list)
+
+    # --- logging -------------------------------------------------------------------
+
+    def identifier(self) -> str:
+        user = "?" if self.user is None else _sanitize(self.user, MAX_LOG_USERNAME_LEN)
+        parts = [user]
+        if self.remote_ip:
+            parts.append(self.remote_ip)
+        if self.session:
+            parts.append(f"<{self.session}>")
+        return ",".join(parts)
+
+    def _emit(self, level: str, name: str, text: str, db_verbose: str = "default") -> None:
+        if self.log_policy.shows(level, db_verbose):
+            self.log.append(LogLine(level, f"{name}({self.identifier()}): {text}"))
+
+    def db_log(self, level: str, text: str) -> None:
+        """A line from the running passdb/userdb (authdb_event in Dovecot)."""
+        self._emit(level, self.db_name or "auth", text, self.db_verbose)
+
+    def mech_log(self, level: str, text: str) -> None:
+        """A line from the mechanism: its name in lower case, ``plain(?): invalid input``."""
+        self._emit(level, (self.mech or "none").lower(), text)
+
+    def auth_log(self, level: str, text: str) -> None:
+        self._emit(level, "auth", text)
+
+    def raw_log(self, level: str, text: str) -> None:
+        """A line without a request prefix (the auth process's own events)."""
+        if self.log_policy.shows(level):
+            self.log.append(LogLine(level, text))
+
+    def log_login_failure(self, message: str) -> None:
+        self.db_log("Info", message)
+
+    # --- variables -----------------------------------------------------------------
+
+    def var_values(self, user: str | None = None) -> dict[str, str]:
+        """The %-variable table of this request (auth-request-var-expand.c, in part)."""
+        name = self.user if user is None else user
+        values = mail_user_values(
+            name or "", home=self.userdb_fields.get("home", ""), service=self.service,
+            lip=self.local_ip, rip=self.remote_ip, session=self.session, mech=self.mech,
+            secured="secured" if self.secured else "",
+            password=self.password or "",
+        )
+        orig = self.original_user or name or ""
+        o_name, _, o_dom = orig.partition("@")
+        values.update(orig_user=orig, orig_username=o_name, orig_domain=o_dom)
+        for key in ("uid", "gid"):
+            if key in self.userdb_fields:
+                values[key] = self.userdb_fields[key]
+        return values
+
+    def expand(self, template: str) -> str:
+        return expand(template, self.var_values()).text
+
+    # --- fields (auth_request_set_field) -------------------------------------------
+
+    def set_password(self, value: str, default_scheme: str) -> None:
+        if self.passdb_password is not None:
+            self.db_log("Error", "Multiple password values not supported")
+            return
+        if value.startswith("{") and "}" in value:
+            self.passdb_password = value
+        else:
+            self.passdb_password = f"{{{default_scheme}}}{value}"
+
+    def set_field(self, name: str, value: str, default_scheme: str = "PLAIN") -> None:
+        """A passdb field: user changes, allow_nets, userdb_* prefetch, nopassword..."""
+        if name == "password":
+            self.set_password(value, default_scheme)
+        elif name in ("user", "username", "domain"):
+            self._update_username(name, value)
+        elif name == "allow_nets":
+            self._validate_networks(name, value)
+        elif name.startswith("userdb_"):
+            self.set_userdb_field(name[len("userdb_"):], value)
+        elif name == "nopassword":
+            stored = self.passdb_password
+            if stored is not None and "noauthenticate" not in self.extra_fields:
+                if schemes.split_scheme(stored)[1] != "":
+                    self.db_log("Error", "nopassword set but password is non-empty")
+                    return
+            self.passdb_password = None
+            self.extra_fields[name] = value
+        elif name == "noauthenticate":
+            self.extra_fields[name] = value
+            self.extra_fields["nopassword"] = ""
+        else:
+            self.extra_fields[name] = value
+
+    def set_userdb_field(self, name: str, value: str) -> None:
+        self.userdb_fields[name] = value
+
+    def _update_username(self, name: str, value: str) -> None:
+        old = self.user or ""
+        if name == "user":
+            new = value
+        elif name == "username":
+            new = value if "@" in value else value + ("@" + old.split("@", 1)[1]
+                                                      if "@" in old else "")
+        else:
+            new = f"{old.split('@', 1)[0]}@{value}"
+        if not new:
+            self.db_log("Error", "username attempted to be changed to empty")
+            self.failed = True
+            return
+        if new != old:
+            self.db_log("Debug", f"username changed {old} -> {new}")
+            self.user = new
+
+    def _validate_networks(self, name: str, networks: str) -> None:
+        found = False
+        remote = _ip(self.remote_ip)
+        for net in networks.replace(",", " ").split():
+            self.db_log("Debug", f"{name}: Matching for network {net}")
+            if net == "local":
+                if remote is None:
+                    found = True
+                    break
+                continue
+            try:
+                network = ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                self.db_log("Info", f"{name}: Invalid network '{net}'")
+                continue
+            if remote is not None and remote.version == network.version and remote in network:
+                found = True
+                break
+        if found:
+            return
+        if remote is None:
+            self.db_log("Info", f"{name} check failed: Remote IP not known and 'local' missing")
+        else:
+            self.db_log("Info", f"{name} check failed: IP {self.remote_ip} "
+                                "not in allowed networks")
+        self.failed = True
+
+    # --- password verification (auth_request_password_verify) ----------------------
+
+    def password_verify(self, plain: str, stored: str, scheme: str) -> int:
+        """1 on a match, 0 on a mismatch (logged), -1 when the stored data is unusable."""
+        if "nopassword" in self.extra_fields:
+            self.db_log("Debug", "Allowing any password")
+            return 1
+        try:
+            raw = schemes.decode(stored, scheme)
+        except schemes.UnknownScheme:
+            self.db_log("Error", f"Unknown scheme {scheme}")
+            return -1
+        except schemes.SchemeError as exc:
+            self.db_log("Error", f"Password data is not valid for scheme {scheme}: {exc}")
+            return -1
+        params = schemes.GenerateParams(user=self.original_user or self.user or "")
+        try:
+            ok = schemes.verify_raw(plain, scheme, raw, params)
+        except schemes.SchemeError as exc:
+            self.db_log("Error", f"Invalid password in passdb: {exc}")
+            return -1
+        if not ok:
+            self.log_login_failure(schemes.PASSWORD_MISMATCH)
+        return 1 if ok else 0
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text) if text else None
+    except ValueError:
+        return None
+
+
+def _sanitize(text: str, limit: int) -> str:
+    """str_sanitize(): control characters become '?', long names end in '...'."""
+    clean = "".join("?" if ord(c) < 32 or ord(c) == 127 else c for c in text)
+    return clean if len(clean) <= limit else clean[:limit - 3] + "..."
