@@ -798,7 +798,7 @@ class MaildirStorage(FolderStore):
         src = self.check(old)
         dst = self.check(new, create=True)
         if src == "INBOX":
-            raise StorageError("Renaming INBOX isn't supported by the lab.", "CANNOT")
+            raise StorageError("Renaming INBOX isn't supported", "CANNOT")
         if src == dst:
             raise StorageError("Can't rename mailbox to itself.", "ALREADYEXISTS")
         if dst.startswith(src + self.separator):

@@ -48,6 +48,8 @@ SCRIPTS: dict[str, list[str]] = {
     "create_errors": ["a CREATE Work", "b CREATE Work", "c CREATE foo/bar", "d CREATE INBOX"],
     "rename": ["a CREATE Old", "b RENAME Old New", "c LIST \"\" *", "d RENAME nosuch x",
                "e RENAME New New"],
+    "inbox_rules": ["a RENAME INBOX Old", "b DELETE INBOX", "c SELECT nonexist",
+                    "d STATUS INBOX (MESSAGES UIDNEXT UNSEEN)"],
     "subscribe_lsub": ["a CREATE Lists", "b SUBSCRIBE Lists", "c LSUB \"\" *",
                        "d UNSUBSCRIBE Lists", "e LSUB \"\" *", "f SUBSCRIBE nosuch",
                        "g UNSUBSCRIBE nosuch"],
