@@ -104,13 +104,20 @@ def _apply(dest: Node, src: Node) -> None:
 
 
 def merged(config: Config, parser: FilterParser) -> Node:
-    """The settings Dovecot checks for one filter block: its own over the wider ones."""
-    found = [p for p in config.filter_parsers if flt.match(p.filter, parser.filter)]
-    found.sort(key=lambda p: flt.specificity(p.filter))
-    root = _copy(found[0].store.root)
-    for other in found[1:]:
-        _apply(root, _copy(other.store.root))
-    return root
+    """The settings Dovecot checks for one filter block: its own over the wider ones.
+
+    Computed once per configuration and filter (the checks only read it).
+    """
+    cache = config.cache.setdefault("checks.merged", {})
+    key = id(parser)
+    if key not in cache:
+        found = [p for p in config.filter_parsers if flt.match(p.filter, parser.filter)]
+        found.sort(key=lambda p: flt.specificity(p.filter))
+        root = _copy(found[0].store.root)
+        for other in found[1:]:
+            _apply(root, _copy(other.store.root))
+        cache[key] = root
+    return cache[key]
 
 
 def _words(value: str, separators: str = " ") -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import checks
@@ -33,6 +33,8 @@ class Config:
     messages: list[Message]
     hostname: str = ""
     delayed_error: str | None = None
+    # derived views computed on demand (the configuration never changes once read)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_context(cls, ctx: ParseContext) -> Config:
