@@ -33,8 +33,7 @@ log_path = {tmp}/dovecot.log
 instance_name = bench-{imap_port}
 protocols = imap pop3
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{ssl}disable_plaintext_auth = no
 auth_failure_delay = 0
 default_internal_user = {internal}
 default_login_user = {login}
@@ -57,7 +56,7 @@ service imap-login {{
     port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    port = {imaps_port}
   }}
 }}
 service pop3-login {{
@@ -106,6 +105,7 @@ class Setup:
     pop3_port: int
     uid: int
     gid: int
+    imaps_port: int = 0
 
     @property
     def home(self) -> Path:
@@ -127,7 +127,9 @@ class Setup:
 
 
 @contextlib.contextmanager
-def setup(messages: int, fast: bool = False) -> Iterator[Setup]:
+def setup(messages: int, fast: bool = False, tls: bool = False) -> Iterator[Setup]:
+    """``tls``: a self-signed certificate (made by ``labserver.tls.certs``) and an imaps
+    listener with Dovecot's default ssl settings plus ``ssl_dh``."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     os.chmod(tmp, 0o755)
     if os.geteuid() == 0:
@@ -140,13 +142,27 @@ def setup(messages: int, fast: bool = False) -> Iterator[Setup]:
         internal = login = pwd.getpwuid(uid).pw_name
         group = grp.getgrgid(gid).gr_name
     imap_port, pop3_port = free_port(), free_port()
+    imaps_port = free_port() if tls else 0
+    ssl = "ssl = no\n"
+    if tls:
+        from labserver.tls.certs import ReqConfig, make_certificate
+
+        cert, key, _ = make_certificate(ReqConfig(subject=[("CN", "bench.example", False)]))
+        (tmp / "cert.pem").write_bytes(cert)
+        (tmp / "key.pem").write_bytes(key)
+        os.chmod(tmp / "key.pem", 0o600)
+        ssl = f"ssl = yes\nssl_cert = <{tmp}/cert.pem\nssl_key = <{tmp}/key.pem\n"
+        dh = Path("/usr/share/dovecot/dh.pem")
+        if dh.exists():
+            ssl += f"ssl_dh = <{dh}\n"
     conf = tmp / "dovecot.conf"
     conf.write_text(CONF.format(tmp=tmp, imap_port=imap_port, pop3_port=pop3_port,
+                                ssl=ssl, imaps_port=imaps_port,
                                 internal=internal, login=login, group=group,
                                 login_tuning=FAST_LOGIN if fast else "",
                                 mail_tuning=FAST_MAIL if fast else ""))
     (tmp / "users").write_text(f"{USER}:{PASSWORD}:{uid}:{gid}::{tmp}/home/{USER}::\n")
-    s = Setup(tmp, conf, imap_port, pop3_port, uid, gid)
+    s = Setup(tmp, conf, imap_port, pop3_port, uid, gid, imaps_port)
     s.fill(messages)
     try:
         yield s
@@ -160,6 +176,7 @@ class Running:
     imap_port: int
     pop3_port: int
     started_in: float
+    imaps_port: int = 0
 
 
 @contextlib.contextmanager
@@ -168,7 +185,8 @@ def run_lab(s: Setup) -> Iterator[Running]:
     lab = Lab(root="/", config_path=str(s.conf), ports="ephemeral").start()
     elapsed = time.perf_counter() - start
     try:
-        yield Running("lab", lab.port("imap"), lab.port("pop3"), elapsed)
+        yield Running("lab", lab.port("imap"), lab.port("pop3"), elapsed,
+                      lab.port("imaps") if s.imaps_port else 0)
     finally:
         lab.stop()
 
@@ -191,7 +209,8 @@ def run_dovecot(s: Setup, name: str = "dovecot") -> Iterator[Running]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"dovecot did not start (see {s.tmp}/dovecot.log)")
             time.sleep(0.02)
-        yield Running(name, s.imap_port, s.pop3_port, time.perf_counter() - start)
+        yield Running(name, s.imap_port, s.pop3_port, time.perf_counter() - start,
+                      s.imaps_port)
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)

@@ -3,7 +3,8 @@
 Usage: ``python bench/run.py [SCENARIO ...] [--runs N] [--quick]`` (``make bench``).
 Scenarios: ``config`` (parse and dump a configuration tree), ``pop3`` (LIST and UIDL on
 10,000 messages), ``imap`` (IMAP sessions per second with 1 and 8 clients; SELECT and
-UID FETCH 1:* on 10,000 and 100,000 messages, cold and warm). Dovecot runs in its
+UID FETCH 1:* on 10,000 and 100,000 messages, cold and warm), ``tls`` (TLS handshakes per
+second on the imaps port, TLS 1.3 and TLS 1.2 ECDHE, 1 and 8 clients). Dovecot runs in its
 high-performance mode unless ``--dovecot-defaults``; the ratio is lab / Dovecot
 (below 1 is better for times, above 1 is better for rates).
 """
@@ -62,14 +63,14 @@ def bench_config(path: str, runs: int) -> list[Row]:
     return rows
 
 
-def _both(messages: int, fast: bool, measure: Callable[[peers.Running], dict[str, float]]
-          ) -> dict[str, tuple[float, float | None]]:
+def _both(messages: int, fast: bool, measure: Callable[[peers.Running], dict[str, float]],
+          tls: bool = False) -> dict[str, tuple[float, float | None]]:
     """Run ``measure`` against the lab and Dovecot, each on its own copy of the mail."""
-    with peers.setup(messages, fast) as s, peers.run_lab(s) as lab:
+    with peers.setup(messages, fast, tls) as s, peers.run_lab(s) as lab:
         lab_figures = measure(lab)
     real_figures: dict[str, float] = {}
     if peers.have_dovecot():
-        with peers.setup(messages, fast) as s, peers.run_dovecot(s) as real:
+        with peers.setup(messages, fast, tls) as s, peers.run_dovecot(s) as real:
             real_figures = measure(real)
     return {k: (v, real_figures.get(k)) for k, v in lab_figures.items()}
 
@@ -113,6 +114,27 @@ def bench_imap(runs: int, quick: bool, fast: bool) -> list[Row]:
     return rows
 
 
+def bench_tls(quick: bool, fast: bool) -> list[Row]:
+    seconds = 2.0 if quick else 5.0
+    rows: list[Row] = []
+
+    def handshakes(server: peers.Running) -> dict[str, float]:
+        out = {}
+        for version in ("1.3", "1.2"):
+            scenarios.tls_handshake(server.imaps_port, version)  # warm up
+            for n in (1, 8):
+                out[f"{version} {n}"] = scenarios.handshakes_per_second(
+                    server.imaps_port, version, n, seconds)
+        return out
+
+    got = _both(1, fast, handshakes, tls=True)
+    for version, what in (("1.3", "TLS 1.3"), ("1.2", "TLS 1.2 ECDHE")):
+        for n in (1, 8):
+            rows.append((f"imaps handshake+greeting/s, {what}, {n} client(s)", "/s",
+                         *got[f"{version} {n}"]))
+    return rows
+
+
 def _print(title: str, rows: list[Row]) -> None:
     print(f"\n{title}")
     print(f"{'scenario':<48} {'unit':>4} {'lab':>10} {'dovecot':>10} {'lab/dovecot':>12}")
@@ -144,6 +166,9 @@ def main() -> int:
         elif name == "pop3":
             _print(f"POP3 (Dovecot {mode}; median of {args.runs})",
                    bench_pop3(args.runs, args.quick, fast))
+        elif name == "tls":
+            _print(f"TLS on imaps (Dovecot {mode}; RSA 2048 certificate)",
+                   bench_tls(args.quick, fast))
         elif name == "imap":
             _print(f"IMAP (Dovecot {mode}; median of {args.runs})",
                    bench_imap(args.runs, args.quick, fast))

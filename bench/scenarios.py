@@ -77,3 +77,48 @@ def pop3_list_uidl(port: int) -> float:
 
 def median_of(fn, runs: int) -> float:
     return statistics.median(fn() for _ in range(runs))
+
+
+def _tls_client(version: str):  # noqa: ANN202 - an ssl.SSLContext
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    v = ssl.TLSVersion.TLSv1_3 if version == "1.3" else ssl.TLSVersion.TLSv1_2
+    ctx.minimum_version = ctx.maximum_version = v
+    if version == "1.2":
+        ctx.set_ciphers("ECDHE-RSA-AES256-GCM-SHA384")
+    return ctx
+
+
+def tls_handshake(port: int, version: str, ctx=None) -> None:  # noqa: ANN001
+    """One full handshake (no session resumption) on an imaps port, then the greeting."""
+    import socket
+
+    ctx = ctx or _tls_client(version)
+    with socket.create_connection(("127.0.0.1", port), 10) as raw, ctx.wrap_socket(raw) as s:
+        if not s.recv(200).startswith(b"* OK"):
+            raise RuntimeError("no IMAP greeting over TLS")
+
+
+def handshakes_per_second(port: int, version: str, clients: int, seconds: float) -> float:
+    count = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker() -> None:
+        nonlocal count
+        ctx = _tls_client(version)
+        while time.monotonic() < stop:
+            tls_handshake(port, version, ctx)
+            with lock:
+                count += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return count / (time.monotonic() - start)

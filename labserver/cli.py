@@ -1,8 +1,10 @@
 """The ``labserver`` command line (also ``python -m labserver``).
 
-Subcommands mirror the Dovecot tools a learner meets on the exam: ``doveconf``
-prints a configuration as Dovecot's doveconf does. Configuration paths are mapped
-into ``--root`` (the lab's sandbox) when one is given.
+Subcommands mirror the tools a learner meets on the exam and on a real server:
+``doveconf`` and ``doveadm`` print and query a configuration as Dovecot's tools do,
+``serve`` runs the lab server, ``mkcert`` makes a certificate as Dovecot's mkcert.sh
+does, and ``scan`` lists the TLS versions and ciphers a port accepts. Configuration
+paths are mapped into ``--root`` (the lab's sandbox) when one is given.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Sequence
 from .config import ConfigError, load
 from .config.doveconf import dump
 from .config.registry import load_registry
+from .doveadm import main as doveadm_main
+from .tls import cli_mkcert, cli_scan
 
 DEFAULT_CONFIG = "/etc/dovecot/dovecot.conf"
 EX_CONFIG = 89
@@ -64,15 +68,18 @@ def _serve(args: argparse.Namespace) -> int:
             if args.c is not None:
                 with open(args.c, encoding="utf-8") as fh:
                     text = fh.read()
-            lab = Lab(text, ports=args.ports)
+            lab = Lab(text, ports=args.ports, engine=args.engine)
         else:
-            lab = Lab(root=args.root, ports=args.ports, config_path=args.c or CONFIG_PATH)
+            lab = Lab(root=args.root, ports=args.ports, config_path=args.c or CONFIG_PATH,
+                      engine=args.engine)
         lab.start()
     except (ConfigError, LabError, OSError) as exc:
         text = exc.message if isinstance(exc, ConfigError) else str(exc)
         print(f"labserver: Fatal: {text}", file=sys.stderr)
         return EX_CONFIG
     print(f"Lab root: {lab.root}")
+    if args.engine != "lab":
+        print(f"Engine: {args.engine}")
     print(lab.table())
     sys.stdout.flush()
     done = threading.Event()
@@ -107,7 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="lab directory that stands for / (default: a new temporary one)")
     sv.add_argument("--ports", default="offset",
                     help="port mapping: offset[:N] (default offset:10000), ephemeral or exact")
+    sv.add_argument("--engine", choices=("lab", "dovecot"), default="lab",
+                    help="the lab's own server (default) or, where it is installed, Debian's "
+                    "real Dovecot on the same configuration and mailboxes")
     sv.set_defaults(func=_serve)
+    mk = sub.add_parser("mkcert", help="make a self-signed certificate as Dovecot's mkcert.sh does")
+    cli_mkcert.build_parser(mk)
+    mk.set_defaults(func=cli_mkcert.run)
+    sc = sub.add_parser("scan", help="which TLS versions and ciphers a port accepts")
+    cli_scan.build_parser(sc)
+    sc.set_defaults(func=cli_scan.run)
+    dv = sub.add_parser("doveadm", help="doveadm pw / auth test|lookup|login / user",
+                        add_help=False, prefix_chars="\0")
+    dv.add_argument("rest", nargs=argparse.REMAINDER)
+    dv.set_defaults(func=lambda a: doveadm_main(a.rest))
     return parser
 
 

@@ -173,7 +173,10 @@ def _wait_port(host: str, port: int, proc: subprocess.Popen, log: Path, timeout:
 
 @contextlib.contextmanager
 def real_dovecot(user: str = "alice", password: str = "secret",
-                 host: str = "127.0.0.1") -> Iterator[RealDovecot]:
+                 host: str = "127.0.0.1", extra_conf: str = "",
+                 stored_password: str | None = None) -> Iterator[RealDovecot]:
+    """``extra_conf`` is appended to the config (later settings win); ``stored_password``
+    is what the passwd-file stores (e.g. ``{CRAM-MD5}...``) instead of ``password``."""
     binary = dovecot_binary()
     tmp = Path(tempfile.mkdtemp(prefix="dovecot-oracle-"))
     proc: subprocess.Popen | None = None
@@ -196,13 +199,14 @@ def real_dovecot(user: str = "alice", password: str = "secret",
             (maildir / sub).mkdir(parents=True)
         for p in (tmp / "home", home, maildir, *(maildir / s for s in ("cur", "new", "tmp"))):
             os.chown(p, uid, gid)
-        (tmp / "users").write_text(f"{user}:{password}:{uid}:{gid}::{home}::\n")
+        stored = password if stored_password is None else stored_password
+        (tmp / "users").write_text(f"{user}:{stored}:{uid}:{gid}::{home}::\n")
         port, pop3_port = _free_port(host), _free_port(host)
         conf = tmp / "dovecot.conf"
         conf.write_text(_CONF.format(tmp=tmp, host=host, port=port, pop3_port=pop3_port,
                                      internal=internal, login=login,
                                      internal_group=internal_group,
-                                     uid=min(uid, 500), gid=min(gid, 100)))
+                                     uid=min(uid, 500), gid=min(gid, 100)) + extra_conf)
         log = tmp / "dovecot.log"
         proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

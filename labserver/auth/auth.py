@@ -490,6 +490,11 @@ class Authenticator:
             result = PassdbResult.PASSWORD_MISMATCH
         return self._finish_auth(lookup.request, result)
 
+    def authorize(self, request: AuthRequest, user: str) -> AuthResult:
+        """A login the mechanism decided itself, no passdb asked (ANONYMOUS): userdbs only."""
+        request.user = user
+        return self._finish_auth(request, PassdbResult.OK)
+
     def _user_exists(self, request: AuthRequest) -> bool | None:
         """For a static userdb without allow_all_users: ask the passdbs (lookup, no auth)."""
         probe = self.new_request(service=request.service, local_ip=request.local_ip,

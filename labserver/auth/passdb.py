@@ -77,9 +77,14 @@ def parse_driver_args(args: str) -> list[tuple[str, str]]:
 
 
 def _drivers() -> dict[str, type]:
+    from .passdb_pam import PamPassdb
+    from .passdb_passwd import PasswdPassdb
     from .passdb_passwdfile import PasswdFilePassdb
+    from .passdb_shadow import ShadowPassdb
+    from .passdb_sql import SqlPassdb
 
-    return {"passwd-file": PasswdFilePassdb}
+    return {"passwd-file": PasswdFilePassdb, "pam": PamPassdb, "passwd": PasswdPassdb,
+            "shadow": ShadowPassdb, "sql": SqlPassdb}
 
 
 PASSDB_DRIVERS: dict[str, type] = _drivers()

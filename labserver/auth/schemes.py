@@ -178,6 +178,60 @@ def _pbkdf2_verify(plaintext: bytes, params: GenerateParams, raw: bytes) -> bool
     return hmac.compare_digest(_pbkdf2_run(plaintext, salt, rounds), wanted)
 
 
+# --- SCRAM (password-scheme-scram.c) -------------------------------------------------
+
+SCRAM_MIN_ITERATE_COUNT = 4096  # RFC 5802 says it SHOULD be at least 4096
+SCRAM_MAX_ITERATE_COUNT = 2**31 - 1
+SCRAM_DEFAULT_ITERATE_COUNT = 4096
+
+
+def _scram_keys(hash_name: str, plaintext: bytes, salt: bytes,
+                iterations: int) -> tuple[bytes, bytes]:
+    """RFC 5802 §3: SaltedPassword = Hi(password, salt, i); StoredKey, ServerKey."""
+    salted = hashlib.pbkdf2_hmac(hash_name, plaintext, salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hash_name).digest()
+    server_key = hmac.new(salted, b"Server Key", hash_name).digest()
+    return hashlib.new(hash_name, client_key).digest(), server_key
+
+
+def scram_parse(raw: bytes, name: str, hash_name: str) -> tuple[int, str, bytes, bytes]:
+    """scram_scheme_parse(): ``iter,salt,StoredKey,ServerKey`` -> its four parts.
+
+    The salt stays base64 text (it goes into the server-first message as is).
+    """
+    size = hashlib.new(hash_name).digest_size
+    fields = _text(raw).split(",")
+    if len(fields) != 4:
+        raise InvalidPasswordData(f"Invalid {name} passdb entry format")
+    count = fields[0]
+    if not (count.isascii() and count.isdigit()) or not (
+            SCRAM_MIN_ITERATE_COUNT <= int(count) <= SCRAM_MAX_ITERATE_COUNT):
+        raise InvalidPasswordData(f"Invalid {name} iteration count in passdb")
+    stored = b64.decode(fields[2])
+    if stored is None or len(stored) != size:
+        raise InvalidPasswordData(f"Invalid {name} StoredKey in passdb")
+    server = b64.decode(fields[3])
+    if server is None or len(server) != size:
+        raise InvalidPasswordData(f"Invalid {name} ServerKey in passdb")
+    return int(count), fields[1], stored, server
+
+
+def _scram(name: str, hash_name: str) -> tuple[Generator, Verifier]:
+    def generate(plaintext: bytes, params: GenerateParams) -> bytes:
+        # scram_generate(): 16 random salt bytes, 4096 iterations, keys in base64.
+        salt = secrets.token_bytes(16)
+        stored, server = _scram_keys(hash_name, plaintext, salt, SCRAM_DEFAULT_ITERATE_COUNT)
+        return ",".join((str(SCRAM_DEFAULT_ITERATE_COUNT), b64.encode(salt),
+                         b64.encode(stored), b64.encode(server))).encode()
+
+    def verify(plaintext: bytes, params: GenerateParams, raw: bytes) -> bool:
+        iterations, salt, stored, _ = scram_parse(raw, name, hash_name)
+        calculated, _ = _scram_keys(hash_name, plaintext, b64.decode(salt) or b"", iterations)
+        return hmac.compare_digest(stored, calculated)
+
+    return generate, verify
+
+
 # --- the crypt family -------------------------------------------------------------------
 
 def _clamp(rounds: int, default: int, low: int, high: int) -> int:
@@ -310,6 +364,8 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in (
     Scheme("PLAIN-MD5", "hex", 16, _digest("md5")),
     Scheme("LDAP-MD5", "base64", 16, _digest("md5")),
     Scheme("PBKDF2", "none", 0, _pbkdf2_generate, _pbkdf2_verify),
+    Scheme("SCRAM-SHA-1", "none", 0, *_scram("SCRAM-SHA-1", "sha1")),
+    Scheme("SCRAM-SHA-256", "none", 0, *_scram("SCRAM-SHA-256", "sha256")),
     Scheme("DES-CRYPT", "none", 0, _des_generate, _crypt_verify),
     Scheme("SHA256-CRYPT", "none", 0, _sha_crypt_generate("5"), _crypt_verify),
     Scheme("SHA512-CRYPT", "none", 0, _sha_crypt_generate("6"), _crypt_verify),
@@ -494,6 +550,7 @@ def detect(plaintext: str | bytes, stored: str) -> str | None:
 __all__ = [
     "GenerateParams", "InvalidPasswordData", "PASSWORD_MISMATCH", "SCHEMES", "Scheme",
     "SchemeError", "SchemeNotAvailable", "UnknownScheme", "credentials", "decode", "detect",
-    "encode", "generate", "generate_raw", "is_alias", "lookup", "split_scheme", "verify",
+    "encode", "generate", "generate_raw", "is_alias", "lookup", "scram_parse", "split_scheme",
+    "verify",
     "verify_raw",
 ]

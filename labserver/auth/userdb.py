@@ -57,10 +57,13 @@ def parse_template(args: str) -> list[tuple[str, str | None]]:
 
 
 def _drivers() -> dict[str, type]:
+    from .userdb_passwd import PasswdUserdb
     from .userdb_passwdfile import PasswdFileUserdb
+    from .userdb_sql import SqlUserdb
     from .userdb_static import StaticUserdb
 
-    return {"passwd-file": PasswdFileUserdb, "static": StaticUserdb}
+    return {"passwd-file": PasswdFileUserdb, "static": StaticUserdb, "passwd": PasswdUserdb,
+            "sql": SqlUserdb}
 
 
 USERDB_DRIVERS: dict[str, type] = _drivers()

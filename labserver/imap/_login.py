@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from . import _commands as c
 from ._events import AuthCancelled, AuthRequest, AuthResponse, StartTLS
 from ._reader import PRELOGIN_BAD_TEXT
-from ._settings import is_plaintext_mech
+from ._settings import is_plaintext_mech, is_private_mech
 
 if TYPE_CHECKING:
     from ._connection import ImapConnection
@@ -85,9 +85,10 @@ class Login:
         set_ = conn.settings
         if not conn.secured and set_.ssl == "required":
             return []
-        return [m for m in set_.auth_mechanisms
-                if conn.secured or not set_.disable_plaintext_auth
-                or not is_plaintext_mech(m)]
+        # MECH_SEC_PRIVATE mechanisms (APOP) are never advertised.
+        return [m for m in set_.auth_mechanisms if not is_private_mech(m)
+                and (conn.secured or not set_.disable_plaintext_auth
+                     or not is_plaintext_mech(m))]
 
     def login_cmd_disabled(self) -> bool:
         """imap-login ``is_login_cmd_disabled``."""
@@ -257,7 +258,7 @@ class Login:
         if not self.auth_first_started:
             self.auth_first_started = conn._now()
         conn.auth_mech_name = mech.upper()
-        if mech.upper() not in conn.settings.auth_mechanisms:
+        if mech.upper() not in conn.settings.auth_mechanisms or is_private_mech(mech):
             self.fail("auth_mech_invalid", "Unsupported authentication mechanism.")
             return
         if (not conn.secured and conn.settings.disable_plaintext_auth

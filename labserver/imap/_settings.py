@@ -42,6 +42,12 @@ def is_plaintext_mech(name: str) -> bool:
     return rule is not None and rule.plaintext
 
 
+def is_private_mech(name: str) -> bool:
+    """MECH_SEC_PRIVATE: usable only through a protocol command (POP3's APOP)."""
+    rule = MECH_RULES.get(name.upper())
+    return rule is not None and rule.private
+
+
 @dataclass(frozen=True)
 class NamespaceSettings:
     """The private namespace as NAMESPACE and LIST show it."""

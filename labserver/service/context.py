@@ -8,14 +8,26 @@ processes keep their configuration until they exit.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..auth import Authenticator, AuthResult, policy
+from ..auth import Authenticator, AuthResult, CredentialsLookup, b64, policy
+from ..auth.passdb import PassdbResult
+from ..auth.request import AuthRequest as AuthdRequest
 from ..auth.sasl import MECHANISMS, Challenge, Credentials, Failure
+from ..auth.sasl.mech import (
+    AUTH_FAILED_MSG,
+    INVALID_BASE64_CONTINUED,
+    Authorized,
+    Mechanism,
+    MechParams,
+    NeedCredentials,
+    Verdict,
+)
 from ..config import Config
 from ..config.resolve import PathResolver
 from ..storage import open_storage
@@ -82,6 +94,109 @@ class LabContext:
             self.log.log(f"{line.process}: ", line.level, line.message)
         return result
 
+    # -- SASL exchanges with credentials lookups (CRAM-MD5, SCRAM, DIGEST-MD5, APOP) ----
+
+    def start_sasl(self, name: str, initial: bytes | None, *, protocol: str, local_ip: str,
+                   remote_ip: str, session: str, secured: bool,
+                   apop_challenge: str | None = None, cert_username: str | None = None
+                   ) -> tuple[SaslExchange | None, object]:
+        """A mechanism with this lab's parameters, fed the initial response."""
+        cls = MECHANISMS.get(name.upper())
+        if cls is None:
+            return None, Failure("unsupported", "Unsupported authentication mechanism.")
+        params = MechParams(
+            hostname=socket.gethostname(),
+            realms=tuple(str(_setting(self.config, "auth_realms", "")).split()),
+            anonymous_username=str(_setting(self.config, "auth_anonymous_username",
+                                            "anonymous")),
+            cert_username=cert_username, apop_challenge=apop_challenge)
+        mech = cls(params)
+        exchange = SaslExchange(mech, protocol, local_ip, remote_ip, session, secured)
+        return exchange, mech.start(initial)
+
+    async def sasl_continue(self, exchange: SaslExchange, data: bytes) -> object:
+        """The client's next line: to the mechanism, or the answer to a final challenge."""
+        if exchange.pending is not None:
+            # auth_request_continue() after success: any valid base64 finishes the login.
+            if b64.decode(data.decode("latin-1")) is None:
+                return Failure("invalid_base64", INVALID_BASE64_CONTINUED,
+                               INVALID_BASE64_CONTINUED)
+            return exchange.pending
+        return await self.sasl_resolve(exchange, exchange.mech.step(data))
+
+    async def sasl_resolve(self, exchange: SaslExchange, event: object) -> object:
+        """Run the passdb work a mechanism asks for until it needs the client again.
+
+        Returns a ``Challenge`` to send, a ``Failure`` to reply, ``Credentials`` for a
+        plaintext check (``authenticate``), or the ``AuthResult`` of a finished login.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            if isinstance(event, NeedCredentials):
+                lookup = await loop.run_in_executor(None, lambda e=event: self._lookup(
+                    exchange, e))
+                if lookup.result is not PassdbResult.OK or lookup.credentials is None:
+                    return self._logged(self.auth.finish(lookup, False))
+                exchange.lookup = lookup
+                event = exchange.mech.credentials(lookup.credentials)
+            elif isinstance(event, Verdict):
+                return self._verdict(exchange, event)
+            elif isinstance(event, Authorized):
+                request = self._request(exchange)
+                request.user = exchange.mech.username or ""
+                if event.log:
+                    request.mech_log("Info", event.log)
+                return self._logged(self.auth.authorize(request, event.user))
+            elif isinstance(event, Failure):
+                if event.log and event.code not in ("aborted", "invalid_base64"):
+                    request = exchange.lookup.request if exchange.lookup else \
+                        self._request(exchange)
+                    request.user = exchange.mech.username
+                    request.mech_log("Info", event.log)
+                    self._log_lines(request.log)
+                return event
+            else:
+                return event
+
+    def _request(self, exchange: SaslExchange) -> AuthdRequest:
+        return self.auth.new_request(service=exchange.protocol, local_ip=exchange.local_ip,
+                                     remote_ip=exchange.remote_ip, session=exchange.session,
+                                     mech=exchange.mech.name, secured=exchange.secured)
+
+    def _lookup(self, exchange: SaslExchange, event: NeedCredentials) -> CredentialsLookup:
+        request = self._request(exchange)
+        if event.authzid and event.authzid != event.authcid:
+            # As authenticate(): master user logins are not modelled yet.
+            request.user = event.authcid
+            request.mech_log("Info", "login user: Master user logins are not supported "
+                                     "by the lab")
+            return CredentialsLookup(request, PassdbResult.USER_UNKNOWN)
+        return self.auth.lookup_credentials(event.authcid, event.scheme, request=request)
+
+    def _verdict(self, exchange: SaslExchange, verdict: Verdict) -> object:
+        lookup = exchange.lookup
+        assert lookup is not None
+        if not verdict.ok:
+            # The mechanism logs the mismatch under its own name (mech_event), not the
+            # passdb's: "cram-md5(alice,...): Password mismatch".
+            if verdict.log != "":
+                lookup.request.mech_log("Info", verdict.log or "Password mismatch")
+            failed = CredentialsLookup(lookup.request, PassdbResult.PASSWORD_MISMATCH)
+            return self._logged(self.auth.finish(failed, True))
+        result = self._logged(self.auth.finish(lookup, True))
+        if result.success and verdict.final:
+            exchange.pending = result
+            return Challenge(verdict.final)
+        return result
+
+    def _logged(self, result: AuthResult) -> AuthResult:
+        self._log_lines(result.log)
+        return result
+
+    def _log_lines(self, lines: list) -> None:
+        for line in lines:
+            self.log.log(f"{line.process}: ", line.level, line.message)
+
     def storage_for(self, result: AuthResult) -> MailStorage:
         """The mail storage of a logged-in user (home and mail from the userdb)."""
         assert result.user is not None
@@ -89,17 +204,34 @@ class LabContext:
         return open_storage(self.config, result.user, home, self.resolver)
 
 
+@dataclass
+class SaslExchange:
+    """One SASL exchange of a session: the mechanism and what auth has found so far."""
+
+    mech: Mechanism
+    protocol: str
+    local_ip: str
+    remote_ip: str
+    session: str
+    secured: bool
+    lookup: CredentialsLookup | None = None
+    pending: AuthResult | None = None  # success waiting for the final challenge's answer
+
+    def step(self, data: bytes) -> object:
+        return self.mech.step(data)
+
+
+def _setting(cfg: Config, key: str, default: object) -> object:
+    try:
+        value = cfg.get(key)
+    except KeyError:
+        return default
+    return default if value is None else value
+
+
 def _net(ip: str) -> str | None:
     return ip if ip and ":" not in ip else None
 
 
-def start_mechanism(name: str, initial: bytes | None) -> tuple[object | None, object]:
-    """Create a mechanism and feed it the initial response; (mechanism, first event)."""
-    cls = MECHANISMS.get(name.upper())
-    if cls is None:
-        return None, Failure("unsupported", "Unsupported authentication mechanism.")
-    mech = cls()
-    return mech, mech.start(initial)
-
-
-__all__ = ["Challenge", "Credentials", "Failure", "LabContext", "start_mechanism"]
+__all__ = ["AUTH_FAILED_MSG", "Challenge", "Credentials", "Failure", "LabContext",
+           "SaslExchange"]

@@ -13,6 +13,7 @@ import os
 import socket
 import time
 
+from ..auth import AuthResult
 from ..auth.sasl import Challenge, Credentials, Failure
 from ..imap.session import (
     NEED_DATA,
@@ -27,7 +28,7 @@ from ..imap.session import (
     SendData,
     StartTLS,
 )
-from .context import LabContext, start_mechanism
+from .context import LabContext
 from .server import Channel
 
 IDLE_POLL = 0.25
@@ -81,10 +82,16 @@ async def serve_imap(ch: Channel, ctx: LabContext) -> None:
                     user = await _login(ch, ctx, conn, event.username, event.password,
                                         event.mechanism, event)
                     continue
-                mech, first = start_mechanism(event.mechanism, event.initial_response)
+                mech, first = ctx.start_sasl(
+                    event.mechanism, event.initial_response, protocol="imap",
+                    local_ip=ch.local_ip, remote_ip=ch.remote_ip, session=event.session_id,
+                    secured=event.secured, apop_challenge=None)
+                if mech is not None:
+                    first = await ctx.sasl_resolve(mech, first)
                 user = await _sasl_step(ch, ctx, conn, first, event)
             elif isinstance(event, AuthResponse) and mech is not None and request is not None:
-                user = await _sasl_step(ch, ctx, conn, mech.step(event.data), request)
+                user = await _sasl_step(ch, ctx, conn, await ctx.sasl_continue(mech, event.data),
+                                        request)
             elif isinstance(event, AuthCancelled):
                 mech = None
     finally:
@@ -128,6 +135,8 @@ async def _sasl_step(ch: Channel, ctx: LabContext, conn: ImapConnection, event: 
             await asyncio.sleep(ctx.failure_delay("imap"))
         await ch.send(conn.auth_failed(event.reply, code=event.code))
         return None
+    if isinstance(event, AuthResult):
+        return await _logged_in(ch, ctx, conn, event, event.user or "")
     assert isinstance(event, Credentials)
     return await _login(ch, ctx, conn, event.authcid, event.password, request.mechanism,
                         request, authzid=event.authzid)
@@ -139,9 +148,15 @@ async def _login(ch: Channel, ctx: LabContext, conn: ImapConnection, username: s
     result = await ctx.authenticate(username, password, protocol="imap", local_ip=ch.local_ip,
                                     remote_ip=ch.remote_ip, session=request.session_id,
                                     mech=mech, secured=request.secured, authzid=authzid)
+    return await _logged_in(ch, ctx, conn, result, username)
+
+
+async def _logged_in(ch: Channel, ctx: LabContext, conn: ImapConnection, result: AuthResult,
+                     username: str) -> str | None:
+    """The end of a login: the failure reply, or the session with its storage."""
     if not result.success or result.user is None:
         await asyncio.sleep(ctx.failure_delay("imap"))
-        await ch.send(conn.auth_failed(result.reason, user=username))
+        await ch.send(conn.auth_failed(result.reason, user=username or None))
         return None
     user = result.user
     limit = ctx.enter("imap", user, ch.remote_ip)

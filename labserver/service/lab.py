@@ -6,6 +6,10 @@ and every absolute path in the configuration resolves there. ``start()`` returns
 once every listener is bound (then it serves from a background thread);
 ``reload()`` keeps the running configuration when the new one is refused, as a
 Dovecot reload does, and says why.
+
+``engine="dovecot"`` runs Debian's real Dovecot instead, on the same configuration,
+sandbox and mailboxes (see ``dovecot_engine``): the same notebook cell can then check
+what the lab does against the real server.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from .rawlog import Transcript
 from .server import Channel, Server
 
 CONFIG_PATH = "/etc/dovecot/dovecot.conf"
+ENGINES = ("lab", "dovecot")
 USERS_PATH = "/etc/dovecot/users"
 
 DEFAULT_CONFIG = f"""\
@@ -61,12 +66,25 @@ class Lab:
 
     def __init__(self, config: str | os.PathLike[str] | None = None, *,
                  root: str | os.PathLike[str] | None = None, ports: str = "offset",
-                 config_path: str = CONFIG_PATH) -> None:
+                 config_path: str = CONFIG_PATH, engine: str = "lab") -> None:
+        if engine not in ENGINES:
+            raise LabError(f"unknown engine {engine!r}: use {' or '.join(ENGINES)}")
+        self.engine = engine
+        self._dovecot: Any = None
+        if engine == "dovecot":
+            from .dovecot_engine import dovecot_binary
+            if dovecot_binary() is None:
+                raise LabError("engine 'dovecot' needs real Dovecot, which is not installed "
+                               "(Debian's dovecot-core, dovecot-imapd, dovecot-pop3d)")
         self._own_root = root is None
         self.config_path = config_path
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="lab-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.resolver = PathResolver(self.root)
+        if engine == "dovecot" and self.resolver.root is None:
+            raise LabError("engine 'dovecot' needs a lab directory to stand for /, not the "
+                           "real root: it writes its run directory and hands mail files to "
+                           "Dovecot's mail user there")
         self.policy = PortPolicy.parse(ports)
         self.log = LogBook()
         self.server: Server | None = None
@@ -111,6 +129,9 @@ class Lab:
         lines = [x for x in lines if x.split(":", 1)[0] != user] + [line]
         real.write_text("\n".join(lines) + "\n")
         self.path(home).mkdir(parents=True, exist_ok=True)
+        if self._dovecot is not None:
+            self._dovecot.sync_users()
+            self._dovecot.fix_user(user)
         return stored
 
     def storage(self, user: str, home: str | None = None) -> Any:
@@ -121,7 +142,10 @@ class Lab:
     def deliver(self, user: str, message: bytes | str, folder: str = "INBOX",
                 home: str | None = None) -> int:
         """Deliver a message to a user's folder, as an MDA would; returns its UID."""
-        return storage_deliver(self.storage(user, home), message, folder)
+        uid = storage_deliver(self.storage(user, home), message, folder)
+        if self._dovecot is not None:
+            self._dovecot.fix_user(user)
+        return uid
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -140,7 +164,9 @@ class Lab:
             if settings.mode == "no":
                 continue
             try:
-                context.tls_contexts[protocol] = server_context(settings, run_dir)
+                context.tls_contexts[protocol] = server_context(
+                    settings, run_dir,
+                    log=lambda text, p=protocol: self.log.error(f"{p}-login: ", text))
             except TLSConfigError as exc:
                 if settings.mode == "required" or any(
                         s.ssl and s.protocol == protocol for s in listener_specs(config,
@@ -154,8 +180,10 @@ class Lab:
 
     def start(self) -> Lab:
         """Read the configuration, bind every listener, serve in the background."""
-        if self.server is not None:
+        if self.running:
             raise LabError("the lab is already running; use reload() or stop()")
+        if self.engine == "dovecot":
+            return self._start_dovecot()
         config = self._load()
         context = self._make_context(config)
         specs = listener_specs(config, self.policy)
@@ -166,6 +194,15 @@ class Lab:
         protocols = ", ".join(config.get("protocols").split())
         self.log.info("master: ", f"Dovecot v{load_registry().version} (labserver) starting "
                       f"up for {protocols}")
+        return self
+
+    def _start_dovecot(self) -> Lab:
+        from .dovecot_engine import DovecotEngine
+
+        engine = self._dovecot or DovecotEngine(self)
+        self._dovecot = engine
+        engine.start()
+        self.config = engine.expanded
         return self
 
     def _handlers(self, context: LabContext) -> dict[str, Any]:
@@ -189,6 +226,8 @@ class Lab:
         if config is not None:
             old = self.path(self.config_path).read_text()
             self.write_config(config)
+        if self.engine == "dovecot":
+            return self._reload_dovecot(None if config is None else old)
         self.log.warning("master: ", "SIGHUP received - reloading configuration")
         try:
             new = self._load()
@@ -216,8 +255,24 @@ class Lab:
         self.config, self._context = new, context
         return None
 
+    def _reload_dovecot(self, old: str | None) -> str | None:
+        from .dovecot_engine import DovecotEngine
+
+        engine = self._dovecot or DovecotEngine(self)
+        self._dovecot = engine
+        try:
+            engine.reload()
+        except (ConfigError, LabError) as exc:
+            if old is not None:
+                self.write_config(old)
+            return exc.message if isinstance(exc, ConfigError) else str(exc)
+        self.config = engine.expanded
+        return None
+
     def stop(self) -> None:
         """Stop serving (open sessions are ended)."""
+        if self._dovecot is not None:
+            self._dovecot.stop()
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -239,10 +294,14 @@ class Lab:
 
     @property
     def running(self) -> bool:
+        if self._dovecot is not None:
+            return bool(self._dovecot.running)
         return self.server is not None
 
     def listeners(self) -> list[tuple[ListenerSpec, int]]:
         """Each bound listener with the port it really listens on."""
+        if self._dovecot is not None:
+            return list(self._dovecot.bound) if self._dovecot.running else []
         if self.server is None:
             return []
         return [(b.spec, b.port) for b in self.server.bound]
@@ -268,14 +327,23 @@ class Lab:
                          for r in rows)
 
     def _starttls(self, spec: ListenerSpec) -> bool:
+        if self._dovecot is not None:
+            return self.config is not None and self.config.get(
+                "ssl", protocol=spec.protocol) != "no"
         return self._context is not None and self._context.tls(spec.protocol) is not None
 
     def logs(self, contains: str | None = None) -> list[str]:
-        """Log lines in Dovecot's format, optionally only those containing a text."""
+        """Log lines in Dovecot's format, optionally only those containing a text.
+
+        With the dovecot engine these are the lines real Dovecot wrote since it started,
+        with paths shown as the configuration names them.
+        """
+        if self._dovecot is not None:
+            return [x for x in self._dovecot.logs() if contains is None or contains in x]
         return self.log.lines(contains)
 
     def transcripts(self, protocol: str | None = None) -> list[Transcript]:
-        """Per-session transcripts (oldest first)."""
+        """Per-session transcripts (oldest first; the dovecot engine keeps none)."""
         if self.server is None:
             return []
         return [t for t in self.server.transcripts if protocol in (None, t.protocol)]

@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import traceback
+from asyncio import sslproto
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,15 +176,18 @@ class Server:
         bound: list[Bound] = []
         try:
             for spec in specs:
-                tls: dict[str, Any] = {}
+                # Implicit TLS (imaps, pop3s): the handshake happens in _accept_tls, so that a
+                # failed one is logged as Dovecot's login process logs it.
+                family = socket.AF_INET6 if ":" in spec.address else socket.AF_INET
                 if spec.ssl:
-                    tls = {"ssl": self.tls_contexts.get(spec.protocol),
-                           "ssl_handshake_timeout": 30}
-                server = await asyncio.start_server(
-                    lambda r, w, s=spec: self._accept(r, w, s),
-                    host=spec.address, port=spec.port, reuse_address=True,
-                    family=socket.AF_INET6 if ":" in spec.address else socket.AF_INET, **tls,
-                )
+                    loop = asyncio.get_running_loop()
+                    server = await loop.create_server(
+                        lambda s=spec: _TLSPending(self, s), host=spec.address,
+                        port=spec.port, reuse_address=True, family=family)
+                else:
+                    server = await asyncio.start_server(
+                        lambda r, w, s=spec: self._accept(r, w, s),
+                        host=spec.address, port=spec.port, reuse_address=True, family=family)
                 port = server.sockets[0].getsockname()[1]
                 bound.append(Bound(spec, port, server))
         except BaseException:
@@ -211,6 +215,48 @@ class Server:
             await asyncio.wait(list(self._sessions), timeout=5)
         self.bound = []
 
+    async def _accept_tls(self, transport: asyncio.BaseTransport, spec: ListenerSpec) -> None:
+        """Implicit TLS (imaps, pop3s): the handshake, then the session; a failed handshake
+        is logged as Dovecot's login process logs it."""
+        from ..tls.errors import handshake_failure
+
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        context = self.tls_contexts.get(spec.protocol)
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        sock = transport.get_extra_info("sockname") or ("?", 0)
+        error = None
+        if context is None:
+            error = "Connection closed: SSL is not available for this protocol"
+            transport.close()
+        else:
+            # loop.start_tls(), but with call_connection_made=True: the session's
+            # protocol must be connected before the first bytes after the handshake arrive
+            # (clients such as openssl s_client send them with their Finished message).
+            waiter = loop.create_future()
+            ssl_protocol = sslproto.SSLProtocol(loop, protocol, context, waiter,
+                                                server_side=True, ssl_handshake_timeout=30,
+                                                call_connection_made=True)
+            transport.set_protocol(ssl_protocol)
+            ssl_protocol.connection_made(transport)
+            transport.resume_reading()  # type: ignore[attr-defined]
+            try:
+                await waiter
+            except (ConnectionError, ssl.SSLError, OSError, TimeoutError) as exc:
+                error = handshake_failure(exc)
+                transport.close()
+        if error is not None:
+            self.log.info(f"{spec.protocol}-login: ",
+                          f"Disconnected: {error} (no auth attempts in 0 secs): user=<>, "
+                          f"rip={peer[0]}, lip={sock[0]}, TLS handshaking: "
+                          f"{error.removeprefix('Connection closed: ')}, "
+                          f"session=<{new_session_id()}>")
+            return
+        tls = ssl_protocol._get_app_transport()
+        writer = asyncio.StreamWriter(tls, protocol, reader, loop)
+        await self._accept(reader, writer, spec)
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                       spec: ListenerSpec) -> None:
         task = asyncio.current_task()
@@ -236,3 +282,16 @@ class Server:
         finally:
             await channel.close()
             self._sessions.discard(task)
+
+
+class _TLSPending(asyncio.Protocol):
+    """Holds a new implicit-TLS connection, not reading, until the handshake starts."""
+
+    def __init__(self, server: Server, spec: ListenerSpec) -> None:
+        self.server, self.spec = server, spec
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.pause_reading()  # type: ignore[attr-defined]
+        task = asyncio.ensure_future(self.server._accept_tls(transport, self.spec))
+        self.server._sessions.add(task)
+        task.add_done_callback(self.server._sessions.discard)

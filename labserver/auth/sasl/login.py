@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .mech import Challenge, Credentials, Event, Mechanism
+from .mech import Challenge, Credentials, Event, Mechanism, MechParams
 
 PROMPT_USER = b"Username:"
 PROMPT_PASSWORD = b"Password:"
@@ -18,8 +18,8 @@ PROMPT_PASSWORD = b"Password:"
 class Login(Mechanism):
     name: ClassVar[str] = "LOGIN"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, params: MechParams | None = None) -> None:
+        super().__init__(params)
         self.username: str | None = None
 
     def _initial(self, data: bytes | None) -> Event:

@@ -1,0 +1,288 @@
+"""The same lab on two engines: the lab's own server and Debian's real Dovecot.
+
+Each comparison builds two labs from the same configuration text, users and delivered
+messages, one with ``engine="lab"`` and one with ``engine="dovecot"``, runs the same small
+POP3 and IMAP session against both and compares what the clients saw (UIDVALIDITY, which
+depends on the moment a mailbox is created, is masked). Without Dovecot the tests that need
+it are skipped with a reason, and fail when the ``CI`` environment variable is set.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import poplib
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from labserver.config import ConfigError
+from labserver.service import dovecot_engine
+from labserver.service.dovecot_engine import PathMapper, parse_dump
+from labserver.service.lab import DEFAULT_CONFIG, Lab, LabError
+from tests.dovecot_harness import dovecot_binary
+
+MESSAGES = [
+    b"From: Bob <bob@example.com>\nTo: alice@example.com\nSubject: lab test\n"
+    b"Date: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: <1@example.com>\n\n"
+    b"First line\n.starts with a dot\n",
+    b"From: \"Carol C.\" <carol@example.org>\nTo: alice@example.com, bob@example.com\n"
+    b"Cc: dave@example.net\nSubject: =?utf-8?q?caf=C3=A9?= second\n"
+    b"Date: Tue, 24 Nov 2026 08:30:00 -0500\nMessage-ID: <2@example.org>\n\n"
+    b"Second message\nwith two lines\n",
+]
+
+CHAPTER_CONFIG = DEFAULT_CONFIG.replace("maildir:~/Maildir", "mbox:~/mail:INBOX=/var/mail/%u")
+
+
+@pytest.fixture
+def make_lab() -> Iterator[Callable[..., Lab]]:
+    labs: list[Lab] = []
+
+    def make(config: str, engine: str, users: tuple[str, ...] = ("alice",),
+             start: bool = True) -> Lab:
+        if engine == "dovecot":
+            dovecot_binary()
+        lab = Lab(config, ports="ephemeral", engine=engine)
+        labs.append(lab)
+        for user in users:
+            lab.add_user(user, "secret")
+            for message in MESSAGES:
+                lab.deliver(user, message)
+        return lab.start() if start else lab
+
+    yield make
+    for lab in labs:
+        lab.cleanup()
+
+
+def session(lab: Lab, user: str = "alice") -> dict[str, object]:
+    """What a POP3 and an IMAP client see, with UIDVALIDITY masked."""
+    out: dict[str, object] = {}
+    pop = poplib.POP3("127.0.0.1", lab.port("pop3"), timeout=10)
+    try:
+        out["pop3 greeting"] = pop.getwelcome()
+        out["pop3 user"] = pop.user(user)
+        out["pop3 pass"] = re.sub(rb"\d+ messages", b"N messages", pop.pass_("secret"))
+        out["pop3 stat"] = pop.stat()
+        out["pop3 list"] = pop.list()
+        response, uidls, size = pop.uidl()
+        out["pop3 uidl"] = (response, [re.sub(rb"[0-9a-f]{8}$", b"<uidvalidity>", x)
+                                       for x in uidls], size)
+        out["pop3 retr"] = [pop.retr(i + 1) for i in range(pop.stat()[0])]
+    finally:
+        out["pop3 quit"] = pop.quit()
+    imap = imaplib.IMAP4("127.0.0.1", lab.port("imap"), timeout=10)
+    try:
+        out["imap login"] = imap.login(user, "secret")
+        out["imap select"] = imap.select("INBOX")
+        out["imap exists"] = imap.response("EXISTS")
+        out["imap flags"] = imap.response("FLAGS")
+        out["imap fetch"] = imap.fetch("1:*", "(FLAGS RFC822.SIZE ENVELOPE)")
+    finally:
+        out["imap logout"] = imap.logout()[0]
+    return out
+
+
+@pytest.mark.parametrize("config", [DEFAULT_CONFIG, CHAPTER_CONFIG], ids=["maildir", "mbox"])
+def test_same_session_on_both_engines(make_lab: Callable[..., Lab], config: str) -> None:
+    text = config + "auth_failure_delay = 0\nlogin_greeting = Two engines ready.\n"
+    lab = make_lab(text, "lab")
+    real = make_lab(text, "dovecot")
+    ours, theirs = session(lab), session(real)
+    assert ours == theirs
+    assert theirs["pop3 greeting"] == b"+OK Two engines ready."
+    assert theirs["pop3 stat"][0] == len(MESSAGES)  # type: ignore[index]
+    for engine in (lab, real):
+        assert any("Login: user=<alice>, method=PLAIN" in x for x in engine.logs()), (
+            engine.engine, engine.logs())
+
+
+def test_inbox_path_is_mapped_into_the_sandbox(make_lab: Callable[..., Lab]) -> None:
+    real = make_lab(CHAPTER_CONFIG, "dovecot")
+    spool = real.path("/var/mail/alice")
+    assert spool.is_file()
+    generated = real._dovecot.conf_path.read_text()
+    assert f"mail_location = mbox:~/mail:INBOX={real.path('/var/mail')}/%u" in generated
+    assert session(real)["pop3 stat"][0] == len(MESSAGES)  # type: ignore[index]
+    # Dovecot wrote its own headers into the one spool file the lab delivered to.
+    assert b"X-UID:" in spool.read_bytes() or b"X-IMAPbase:" in spool.read_bytes()
+    assert not real.path("/home/alice/mail/inbox").exists()
+    # Dovecot's log shows the paths as the configuration names them.
+    assert all(str(real.root) not in line for line in real.logs())
+
+
+def test_listener_table_and_ports(make_lab: Callable[..., Lab]) -> None:
+    real = make_lab(DEFAULT_CONFIG, "dovecot", users=())
+    names = sorted(spec.name for spec, _ in real.listeners())
+    assert names == ["imap", "pop3"]
+    assert real.port("imap") != real.port("pop3")
+    table = real.table()
+    assert "imap-login" in table and str(real.port("pop3")) in table
+    with pytest.raises(LabError, match="no listener named 'imaps'"):
+        real.port("imaps")
+
+
+@pytest.mark.parametrize("engine", ["lab", "dovecot"])
+def test_unknown_setting_is_refused_by_both(make_lab: Callable[..., Lab], engine: str) -> None:
+    with pytest.raises(ConfigError, match="Unknown setting: mail_locaton"):
+        make_lab(DEFAULT_CONFIG + "mail_locaton = maildir:~/Maildir\n", engine, users=())
+
+
+@pytest.mark.parametrize("extra", ["pop3_uidl_format = %Q\n", "protocols = imap pop4\n"])
+def test_settings_check_error_is_the_same(make_lab: Callable[..., Lab], extra: str) -> None:
+    # The lab's parser reads these; the refusal on the dovecot engine is real doveconf's.
+    text = DEFAULT_CONFIG + extra
+    with pytest.raises(ConfigError) as ours:
+        make_lab(text, "lab", users=())
+    with pytest.raises(ConfigError) as theirs:
+        make_lab(text, "dovecot", users=())
+    assert theirs.value.message == ours.value.message
+    # Dovecot's message names the learner's file, not the generated one.
+    assert "/etc/dovecot/dovecot.conf" in theirs.value.message
+
+
+def test_includes_and_file_values_reach_dovecot(make_lab: Callable[..., Lab]) -> None:
+    text = (DEFAULT_CONFIG.replace("ssl = no", "ssl = yes")
+            + "!include conf.d/*.conf\n")
+    real = make_lab(text, "dovecot", users=(), start=False)
+    cert, key = self_signed()
+    real.write_config(cert.decode(), "/etc/dovecot/private/cert.pem")
+    real.write_config(key.decode(), "/etc/dovecot/private/key.pem")
+    real.write_config("ssl_cert = </etc/dovecot/private/cert.pem\n"
+                      "ssl_key = </etc/dovecot/private/key.pem\n"
+                      "login_greeting = Included.\n", "/etc/dovecot/conf.d/10-ssl.conf")
+    real.add_user("alice", "secret")
+    real.start()
+    generated = real._dovecot.conf_path.read_text()
+    assert f"ssl_cert = <{real.path('/etc/dovecot/private/cert.pem')}" in generated
+    assert "!include" not in generated
+    assert {spec.name for spec, _ in real.listeners()} == {"imap", "imaps", "pop3", "pop3s"}
+    imap = imaplib.IMAP4_SSL("127.0.0.1", real.port("imaps"),
+                             ssl_context=_insecure_context(), timeout=10)
+    try:
+        assert imap.welcome.endswith(b"Included.")
+        assert imap.login("alice", "secret")[0] == "OK"
+    finally:
+        imap.logout()
+
+
+def self_signed(cn: str = "imap.example.com") -> tuple[bytes, bytes]:
+    """A self-signed certificate and its unencrypted key (PEM)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM,
+                              serialization.PrivateFormat.TraditionalOpenSSL,
+                              serialization.NoEncryption()))
+
+
+def _insecure_context():  # noqa: ANN202 - a test helper
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def test_reload_and_add_user_while_running(make_lab: Callable[..., Lab]) -> None:
+    real = make_lab(DEFAULT_CONFIG, "dovecot")
+    port = real.port("pop3")
+    assert real.reload(DEFAULT_CONFIG + "login_greeting = Reloaded.\n") is None
+    assert real.port("pop3") == port
+    pop = poplib.POP3("127.0.0.1", port, timeout=10)
+    assert pop.getwelcome() == b"+OK Reloaded."
+    pop.quit()
+    error = real.reload(DEFAULT_CONFIG + "no_such_setting = 1\n")
+    assert error is not None and "Unknown setting: no_such_setting" in error
+    assert "no_such_setting" not in real.path("/etc/dovecot/dovecot.conf").read_text()
+    real.add_user("bob", "secret")
+    real.deliver("bob", MESSAGES[0])
+    assert session(real, "bob")["pop3 stat"][0] == 1  # type: ignore[index]
+
+
+def test_generated_config_is_accepted_by_doveconf(make_lab: Callable[..., Lab]) -> None:
+    real = make_lab(CHAPTER_CONFIG + "protocol imap {\n  mail_max_userip_connections = 20\n}\n",
+                    "dovecot")
+    doveconf = dovecot_engine.doveconf_binary(dovecot_binary())
+    result = subprocess.run([doveconf, "-n", "-c", str(real._dovecot.conf_path)],
+                            capture_output=True, text=True, check=True)
+    assert "mail_max_userip_connections = 20" in result.stdout
+    users = real.path("/run/dovecot-engine/passwd/etc/dovecot/users")
+    assert f"args = scheme=SHA512-CRYPT {users}\n" in result.stdout
+
+
+def test_missing_dovecot_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dovecot_engine, "dovecot_binary", lambda: None)
+    with pytest.raises(LabError, match="not installed"):
+        Lab(DEFAULT_CONFIG, engine="dovecot")
+    with pytest.raises(LabError, match="unknown engine"):
+        Lab(DEFAULT_CONFIG, engine="postfix")
+
+
+def test_real_root_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dovecot_engine, "dovecot_binary", lambda: "/usr/sbin/dovecot")
+    with pytest.raises(LabError, match="not the real root"):
+        Lab(root="/", engine="dovecot")
+
+
+def test_serve_has_an_engine_option() -> None:
+    from labserver.cli import build_parser
+
+    args = build_parser().parse_args(["serve", "--engine", "dovecot", "--ports", "ephemeral"])
+    assert args.engine == "dovecot"
+    assert build_parser().parse_args(["serve"]).engine == "lab"
+
+
+# -- path mapping, without Dovecot ------------------------------------------------------
+
+
+def test_path_mapper(tmp_path: os.PathLike[str]) -> None:
+    lab = Lab(DEFAULT_CONFIG, root=tmp_path)
+    m = PathMapper(lab)
+    root = str(lab.path("/"))
+    assert m.path("/var/mail/%u") == f"{root}/var/mail/%u"
+    assert m.path("/var/vmail/%d/%n/Maildir") == f"{root}/var/vmail/%d/%n/Maildir"
+    assert m.path("~/Maildir") == "~/Maildir"
+    assert m.value("</etc/ssl/certs/dovecot.pem") == f"<{root}/etc/ssl/certs/dovecot.pem"
+    assert m.value("<private/key.pem") == f"<{root}/etc/dovecot/private/key.pem"
+    assert m.location("mbox:~/mail:INBOX=/var/mail/%u") == (
+        f"mbox:~/mail:INBOX={root}/var/mail/%u")
+    assert m.location("maildir:/srv/mail/%u:INDEX=/var/index/%u:CONTROL=/var/ctl/%u:"
+                      "LAYOUT=fs") == (
+        f"maildir:{root}/srv/mail/%u:INDEX={root}/var/index/%u:CONTROL={root}/var/ctl/%u:"
+        "LAYOUT=fs")
+    assert m.location("/srv/mail/%u") == f"{root}/srv/mail/%u"
+    assert m.location("") == ""
+    assert m.args("scheme=SHA512-CRYPT username_format=%n /etc/dovecot/users") == (
+        f"scheme=SHA512-CRYPT username_format=%n {root}/etc/dovecot/users")
+    assert m.args("uid=vmail home=/var/vmail/%d/%n mail=maildir:/var/vmail/%u") == (
+        f"uid=vmail home={root}/var/vmail/%d/%n mail=maildir:{root}/var/vmail/%u")
+
+
+def test_parse_dump_round_trip() -> None:
+    text = ('login_greeting = "# not a comment"\nnamespace inbox {\n  location = \n'
+            "  mailbox Drafts {\n    special_use = \\Drafts\n  }\n}\n"
+            "protocol imap {\n  mail_max_userip_connections = 20\n}\n")
+    tree = parse_dump(text)
+    assert tree.get("login_greeting") == "# not a comment"
+    assert tree.section("namespace", "inbox").section("mailbox", "Drafts").get(
+        "special_use") == "\\Drafts"
+    again = parse_dump("\n".join(tree.render()))
+    assert again == tree
