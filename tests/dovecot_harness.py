@@ -30,19 +30,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
+from tests.tools import require_program
 
 _counter = itertools.count(1)
 
 
 def dovecot_binary() -> str:
-    path = shutil.which("dovecot") or (
-        "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("dovecot is not installed; CI must install dovecot-imapd")
-        pytest.skip("real Dovecot (Debian's dovecot-core, dovecot-imapd) is not installed")
-    return path
+    return require_program("dovecot", "dovecot-core")
 
 
 def _free_port(host: str) -> int:

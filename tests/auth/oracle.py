@@ -6,7 +6,6 @@ with ``CI`` set a missing doveadm fails, so the comparison cannot silently vanis
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -15,14 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import require_program
+
 
 def doveadm_path() -> str:
-    path = shutil.which("doveadm")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("doveadm is not installed; .ci/run must install dovecot-core")
-        pytest.skip("real doveadm (Debian's dovecot-core) is not installed")
-    return path
+    return require_program("doveadm", "dovecot-core")
 
 
 def doveadm_pw_generate(scheme: str, password: str) -> str:

@@ -7,13 +7,12 @@ missing install step cannot hide.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from labserver.service.lab import DEFAULT_CONFIG, Lab
+from tests.tools import require_program
 
 MESSAGES = [
     b"From: Bob <bob@example.com>\nTo: alice@example.com\nSubject: first\n"
@@ -26,12 +25,7 @@ MESSAGES = [
 
 
 def need(program: str) -> str:
-    path = shutil.which(program)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{program} is not installed; .ci/run must install it")
-        pytest.skip(f"{program} is not installed")
-    return path
+    return require_program(program)
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 
-import pytest
-
 from labserver.cli import main as labserver_main
+from tests.tools import require_program
 
 
 @dataclass(frozen=True)
@@ -36,12 +34,7 @@ class Run:
 
 
 def doveconf_path() -> str:
-    path = shutil.which("doveconf")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("doveconf is not installed; .ci/run must install dovecot-core")
-        pytest.skip("real doveconf (Debian's dovecot-core) is not installed")
-    return path
+    return require_program("doveconf", "dovecot-core")
 
 
 def real_doveconf(args: list[str], cwd: str | None = None) -> Run:

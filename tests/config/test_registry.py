@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.tools import require_program
 
 REGISTRY_PATH = (
     Path(__file__).resolve().parents[2] / "labserver" / "config" / "settings-2.3.19.json"
@@ -183,12 +184,7 @@ def test_default_services_shape(registry: dict) -> None:
 
 
 def _doveconf() -> str:
-    path = shutil.which("doveconf")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("doveconf is required in CI but is not on PATH")
-        pytest.skip("doveconf is not installed")
-    return path
+    return require_program("doveconf", "dovecot-core")
 
 
 def _doveconf_dump(tmp_path: Path, *flags: str) -> str:

@@ -19,17 +19,13 @@ import pytest
 
 from labserver.config.resolve import PathResolver
 from labserver.storage import Namespace, deliver, parse_location, storage_for_location
+from tests.tools import require_program
 
 LOCATIONS = {"maildir": "maildir:~/Maildir", "mbox": "mbox:~/mail:INBOX=~/spool/alice"}
 
 
 def _doveadm() -> str:
-    path = shutil.which("doveadm")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("doveadm is not installed; CI must install dovecot-core")
-        pytest.skip("real doveadm (Debian's dovecot-core) is not installed")
-    return path
+    return require_program("doveadm", "dovecot-core")
 
 
 class Dovecot:

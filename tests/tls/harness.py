@@ -21,19 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from tests import dovecot_harness as dh
+from tests.tools import require_program
 
 
 def need_tool(program: str) -> str:
     """The path of a program; skip (or fail in CI) when it is missing."""
-    path = shutil.which(program)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{program} is not installed; CI must install it")
-        pytest.skip(f"{program} is not installed")
-    return path
+    return require_program(program)
 
 
 def self_signed(cn: str = "imap.example.com", bits: int = 2048,
