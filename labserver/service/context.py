@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..auth import Authenticator, AuthResult, CredentialsLookup, b64, policy
+from ..auth import AuthConfigError, Authenticator, AuthResult, CredentialsLookup, b64, policy
 from ..auth.passdb import PassdbResult
 from ..auth.request import AuthRequest as AuthdRequest
 from ..auth.sasl import MECHANISMS, Challenge, Credentials, Failure
@@ -28,6 +28,7 @@ from ..auth.sasl.mech import (
     NeedCredentials,
     Verdict,
 )
+from ..auth.sasl.mech import startup_errors as mechanism_startup_errors
 from ..config import Config
 from ..config.resolve import PathResolver
 from ..storage import open_storage
@@ -49,6 +50,13 @@ class LabContext:
 
     def __post_init__(self) -> None:
         self.auth = Authenticator(self.config, self.resolver)
+        fatal = mechanism_startup_errors(self.config.get("auth_mechanisms").split(),
+                                         [_capabilities(e.driver) for e in self.auth.passdbs])
+        if fatal:
+            # Dovecot's auth process dies with this message and logins then hang; the
+            # lab refuses to start instead, with the same words.
+            self.log.log("auth: ", "Fatal", fatal[0])
+            raise AuthConfigError(fatal[0])
 
     def tls(self, protocol: str) -> ssl.SSLContext | None:
         return self.tls_contexts.get(protocol)
@@ -227,6 +235,16 @@ def _setting(cfg: Config, key: str, default: object) -> object:
     except KeyError:
         return default
     return default if value is None else value
+
+
+def _capabilities(driver: object) -> set[str]:
+    """What a passdb driver can do, in the terms of Dovecot's mechanism checks."""
+    caps = {"verify_plain"}
+    if hasattr(driver, "lookup_credentials"):
+        caps.add("lookup_credentials")
+    if hasattr(driver, "set_credentials"):
+        caps.add("set_credentials")
+    return caps
 
 
 def _net(ip: str) -> str | None:

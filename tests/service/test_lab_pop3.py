@@ -124,7 +124,8 @@ def test_a_lab_that_cannot_bind_says_so(tmp_path) -> None:
     blocker.bind(("127.0.0.1", 0))
     blocker.listen()
     port = blocker.getsockname()[1]
-    lab = Lab("protocols = pop3\nssl = no\nservice pop3-login {\n  inet_listener pop3 {\n"
+    lab = Lab("protocols = pop3\nssl = no\npassdb {\n  driver = passwd-file\n"
+              "  args = /etc/dovecot/users\n}\nservice pop3-login {\n  inet_listener pop3 {\n"
               f"    port = {port}\n  }}\n}}\n", root=tmp_path, ports="exact")
     try:
         with pytest.raises(OSError):
@@ -140,4 +141,19 @@ def test_an_auth_driver_the_lab_lacks_is_a_clear_error(tmp_path) -> None:
               ports="ephemeral")
     with pytest.raises(LabError, match="auth: Unknown passdb driver 'ldap'"):
         lab.start()
+    assert not lab.running
+
+
+@pytest.mark.parametrize("mechanisms,passdb,fatal", [
+    ("plain rpa", "passwd-file\n  args = /etc/dovecot/users",
+     "Unknown authentication mechanism 'RPA'"),
+    ("plain cram-md5", "pam", "CRAM-MD5 mechanism can't be supported with given passdbs"),
+])
+def test_mechanisms_the_passdbs_cannot_serve_stop_auth(tmp_path, mechanisms: str, passdb: str,
+                                                       fatal: str) -> None:
+    lab = Lab(f"protocols = pop3\nssl = no\nauth_mechanisms = {mechanisms}\n"
+              f"passdb {{\n  driver = {passdb}\n}}\n", root=tmp_path, ports="ephemeral")
+    with pytest.raises(LabError, match=fatal):
+        lab.start()
+    assert lab.logs(f"auth: Fatal: {fatal}")
     assert not lab.running
