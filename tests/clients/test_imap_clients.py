@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import pty
 import re
-import select
 import subprocess
 import time
 from pathlib import Path
 
-from .conftest import MESSAGES, crlf_size, need
+from .conftest import MESSAGES, crlf_size, need, run_mutt
 
 
 def _curl(*args: str) -> bytes:
@@ -99,56 +97,9 @@ SyncState *
     assert b"written offline" in box.read(box.messages[-1].uid)
 
 
-def _run_in_pty(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, bytes]:
-    """Run a full-screen program on a pseudo-terminal until it exits (bounded in time)."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.execvpe(argv[0], argv, env)
-    output = b""
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            output += chunk
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        raise AssertionError("mutt did not finish in time:\n" + output.decode(errors="replace"))
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), output
-
-
 def test_mutt_reads_the_mailbox_in_batch(mail_lab, tmp_path: Path) -> None:
-    mutt = need("mutt")
     saved = tmp_path / "saved.mbox"
-    muttrc = tmp_path / "muttrc"
-    muttrc.write_text(f"""\
-set folder = {tmp_path}
-set spoolfile = ""
-set imap_user = alice
-set imap_pass = secret
-set ssl_starttls = no
-set ssl_force_tls = no
-set mbox_type = mbox
-set confirmappend = no
-set confirmcreate = no
-set quit = yes
-set header_cache = ""
-set message_cachedir = ""
-push "<tag-pattern>~A<enter><tag-prefix><copy-message>{saved}<enter><quit>"
-""")
-    env = dict(os.environ, HOME=str(tmp_path), TERM="vt100", LANG="C.UTF-8")
-    code, output = _run_in_pty(
-        [mutt, "-n", "-F", str(muttrc), "-f",
-         f"imap://alice@127.0.0.1:{mail_lab.port('imap')}/INBOX"], env, 60)
+    code, output = run_mutt(mail_lab.port("imap"), tmp_path, saved)
     assert code == 0, output.decode(errors="replace")
     data = saved.read_bytes()
     screen = output.decode(errors="replace")

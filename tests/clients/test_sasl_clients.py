@@ -16,8 +16,7 @@ import pytest
 
 from labserver.service.lab import DEFAULT_CONFIG, Lab
 
-from .conftest import MESSAGES, need
-from .test_imap_clients import _run_in_pty
+from .conftest import MESSAGES, need, run_mutt
 
 MECHS = "plain login cram-md5 digest-md5 scram-sha-1 scram-sha-256 apop"
 
@@ -125,29 +124,9 @@ def test_fetchmail_cram_md5(sasl_lab: Lab, tmp_path: Path, proto: str) -> None:
 
 
 def test_mutt_cram_md5(sasl_lab: Lab, tmp_path: Path) -> None:
-    mutt = need("mutt")
     saved = tmp_path / "saved.mbox"
-    muttrc = tmp_path / "muttrc"
-    muttrc.write_text(f"""\
-set folder = {tmp_path}
-set spoolfile = ""
-set imap_user = alice
-set imap_pass = secret
-set imap_authenticators = "cram-md5"
-set ssl_starttls = no
-set ssl_force_tls = no
-set mbox_type = mbox
-set confirmappend = no
-set confirmcreate = no
-set quit = yes
-set header_cache = ""
-set message_cachedir = ""
-push "<tag-pattern>~A<enter><tag-prefix><copy-message>{saved}<enter><quit>"
-""")
-    env = dict(os.environ, HOME=str(tmp_path), TERM="vt100", LANG="C.UTF-8")
-    code, output = _run_in_pty(
-        [mutt, "-n", "-F", str(muttrc), "-f",
-         f"imap://alice@127.0.0.1:{sasl_lab.port('imap')}/INBOX"], env, 60)
+    code, output = run_mutt(sasl_lab.port("imap"), tmp_path, saved,
+                            extra='set imap_authenticators = "cram-md5"\n')
     assert code == 0, output.decode(errors="replace")
     assert saved.read_bytes().count(b"Subject: ") == 2
     assert any("method=CRAM-MD5" in line and "user=<alice>" in line
