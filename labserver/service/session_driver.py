@@ -1,0 +1,159 @@
+"""The loop that drives a protocol engine for one connection, shared by IMAP and POP3.
+
+Both engines are sans-I/O and speak the same events (``SendData``, ``LogLine``,
+``Close``, ``StartTLS``, ``AuthRequest``, ``AuthResponse``, ``AuthCancelled``); this
+class turns them into socket writes, TLS upgrades, SASL exchanges with the auth
+layer and log lines. The protocol handlers say only what differs: how to wait for
+the client, how a failed SASL exchange is answered, and what a logged-in session
+gets from the storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from types import ModuleType
+from typing import Any
+
+from ..auth import AuthResult
+from ..auth.sasl import Challenge, Credentials, Failure
+from .context import LabContext
+from .server import Channel
+
+
+class SessionDriver:
+    """One connection: ``events`` is the engine's module (its event classes)."""
+
+    protocol = ""
+    events: ModuleType
+
+    def __init__(self, ch: Channel, ctx: LabContext, conn: Any) -> None:
+        self.ch, self.ctx, self.conn = ch, ctx, conn
+        self.user: str | None = None
+
+    # -- what a protocol says -------------------------------------------------
+
+    async def read(self) -> bytes | None:
+        """The client's next bytes; None when a timeout or a poll was handled instead."""
+        raise NotImplementedError
+
+    def drained(self) -> bool:
+        """True when the engine can have no more log lines to give."""
+        return False
+
+    async def sasl_failed(self, failure: Failure) -> None:
+        await asyncio.sleep(self.ctx.failure_delay(self.protocol))
+        await self.ch.send(self.conn.auth_failed(failure.reply))
+
+    async def start_session(self, result: AuthResult, user: str) -> bool:
+        """Open the user's mail and answer the login; False if the session cannot start."""
+        raise NotImplementedError
+
+    # -- the shared loop --------------------------------------------------------
+
+    async def run(self) -> None:
+        ev, ch, ctx, conn = self.events, self.ch, self.ctx, self.conn
+        await ch.send(conn.start())
+        mech = None
+        request = None
+        try:
+            while True:
+                event = conn.next_event()
+                waiting = event is ev.NEED_DATA or event is ev.PAUSED
+                if waiting and ch.closed:
+                    # The client went away while replies were being written.
+                    conn.receive_data(b"")
+                    self._drain_logs()
+                    break
+                if waiting:
+                    data = await self.read()
+                    if data is None:
+                        continue
+                    conn.receive_data(data)
+                    if not data:
+                        self._drain_logs()
+                        break
+                    continue
+                if isinstance(event, ev.SendData):
+                    await ch.send(event.data)
+                elif isinstance(event, ev.LogLine):
+                    ctx.log.log(event.prefix, event.level, event.message)
+                elif isinstance(event, ev.Close):
+                    break
+                elif isinstance(event, ev.StartTLS):
+                    context = ctx.tls(self.protocol)
+                    if context is None or not await ch.start_tls(context):
+                        break
+                    await ch.send(conn.tls_started())
+                elif isinstance(event, ev.AuthRequest):
+                    request = event
+                    if event.username is not None and event.password is not None:
+                        await self._login(event.username, event.password, event.mechanism,
+                                          event)
+                        continue
+                    mech, first = ctx.start_sasl(
+                        event.mechanism, event.initial_response, protocol=self.protocol,
+                        local_ip=ch.local_ip, remote_ip=ch.remote_ip,
+                        session=event.session_id, secured=event.secured,
+                        apop_challenge=getattr(event, "apop_challenge", None))
+                    if mech is not None:
+                        first = await ctx.sasl_resolve(mech, first)
+                    await self._sasl_step(first, event)
+                elif isinstance(event, ev.AuthResponse) and mech is not None and request:
+                    await self._sasl_step(await ctx.sasl_continue(mech, event.data), request)
+                elif isinstance(event, ev.AuthCancelled):
+                    mech = None
+        finally:
+            if self.user is not None:
+                ctx.leave(self.protocol, self.user, ch.remote_ip)
+
+    def _drain_logs(self) -> None:
+        ev = self.events
+        while not self.drained():
+            event = self.conn.next_event()
+            if isinstance(event, ev.LogLine):
+                self.ctx.log.log(event.prefix, event.level, event.message)
+            elif event is ev.NEED_DATA or event is ev.PAUSED or isinstance(event, ev.Close):
+                return
+
+    async def _sasl_step(self, event: object, request: Any) -> None:
+        if isinstance(event, Challenge):
+            await self.ch.send(self.conn.auth_continue(event.base64.encode()))
+        elif isinstance(event, Failure):
+            await self.sasl_failed(event)
+        elif isinstance(event, AuthResult):
+            await self._logged_in(event, event.user or "")
+        else:
+            assert isinstance(event, Credentials)
+            await self._login(event.authcid, event.password, request.mechanism, request,
+                              authzid=event.authzid)
+
+    async def _login(self, username: str, password: str | bytes, mech: str, request: Any,
+                     authzid: str = "") -> None:
+        ch = self.ch
+        result = await self.ctx.authenticate(
+            username, password, protocol=self.protocol, local_ip=ch.local_ip,
+            remote_ip=ch.remote_ip, session=request.session_id, mech=mech,
+            secured=request.secured, authzid=authzid)
+        await self._logged_in(result, username)
+
+    async def _logged_in(self, result: AuthResult, username: str) -> None:
+        """The end of a login: the failure reply, or the session with its storage."""
+        ch, ctx, conn = self.ch, self.ctx, self.conn
+        if not result.success or result.user is None:
+            await asyncio.sleep(ctx.failure_delay(self.protocol))
+            await ch.send(conn.auth_failed(result.reason, user=username or None))
+            return
+        user = result.user
+        limit = ctx.enter(self.protocol, user, ch.remote_ip)
+        if limit is not None:
+            await ch.send(conn.too_many_connections(limit))
+            return
+        if not await self.start_session(result, user):
+            ctx.leave(self.protocol, user, ch.remote_ip)
+            return
+        self.user = user
+
+    @property
+    def mail_pid(self) -> int:
+        return os.getpid()
