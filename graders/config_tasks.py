@@ -14,6 +14,7 @@ from pathlib import Path
 from labserver.config import Config, ConfigError, load
 from labserver.config.registry import format_value, load_registry
 
+from .probe import refused
 from .verdict import Verdict
 
 Submission = str | Path
@@ -32,20 +33,13 @@ def _load(submission: Submission) -> Config:
         return load("/etc/dovecot/dovecot.conf", root=tmp, expand_values=False)
 
 
-def _refused(task: str, exc: ConfigError) -> Verdict:
-    return Verdict(task, False, 0.0,
-                   "Dovecot would refuse this configuration:\n"
-                   f"  {exc.message}\nFix that line first (doveconf names the file and line).",
-                   tuple(str(m) for m in exc.messages) + (exc.message,))
-
-
 def config_valid(submission: Submission) -> Verdict:
     """The configuration is accepted by Dovecot 2.3 (doveconf -n succeeds)."""
     task = "config-valid"
     try:
         cfg = _load(submission)
     except ConfigError as exc:
-        return _refused(task, exc)
+        return refused(task, exc)
     evidence = tuple(str(m) for m in cfg.messages)
     note = " (with warnings: read them)" if evidence else ""
     return Verdict(task, True, 1.0, f"Dovecot 2.3 accepts this configuration{note}.", evidence)
@@ -57,7 +51,7 @@ def no_obsolete(submission: Submission) -> Verdict:
     try:
         cfg = _load(submission)
     except ConfigError as exc:
-        return _refused(task, exc)
+        return refused(task, exc)
     old = [w for w in cfg.warnings if w.startswith("Obsolete setting")]
     if old:
         return Verdict(task, False, 0.5,
@@ -75,7 +69,7 @@ def setting_value(submission: Submission, setting: str, expected: str,
     try:
         cfg = _load(submission)
     except ConfigError as exc:
-        return _refused(task, exc)
+        return refused(task, exc)
     sdef = load_registry().setting(setting)
     if sdef is None:
         return Verdict(task, False, 0.0, f"{setting} is not a Dovecot 2.3 setting.")
@@ -94,3 +88,10 @@ def setting_value(submission: Submission, setting: str, expected: str,
                    f"Expected {setting}{scope} to be {wanted!r}, but Dovecot reads {shown!r}.\n"
                    f"Hint: doveconf -n shows what is set; a protocol {{}} block overrides the "
                    "global value for that protocol only.")
+
+
+CHECKS = {
+    "config-valid": config_valid,
+    "config-modern": no_obsolete,
+    "setting-value": setting_value,
+}

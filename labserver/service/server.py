@@ -280,7 +280,10 @@ class Server:
             self.log.error(f"{spec.protocol}: ", "Panic: session crashed: "
                            + traceback.format_exc().strip().replace("\n", " | "))
         finally:
-            await channel.close()
+            # a second cancel (the lab stopping) must not end the task as cancelled:
+            # asyncio's stream callback would then log a traceback for it
+            with contextlib.suppress(asyncio.CancelledError):
+                await channel.close()
             self._sessions.discard(task)
 
 
