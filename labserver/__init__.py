@@ -5,3 +5,11 @@ as doveconf does; ``labserver.cli`` is the ``labserver`` command.
 """
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython) -> None:  # noqa: ANN001
+    """``%load_ext labserver``: the course's magics (imported here, so that
+    ``import labserver`` never needs IPython)."""
+    from .jupyter.magics import load_ipython_extension as load
+
+    load(ipython)

@@ -1,0 +1,38 @@
+"""run(): real programs in a cell, printed, and never longer than their time limit."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from labserver.jupyter import run
+
+
+def test_output_and_exit_code_are_printed(capsys) -> None:
+    result = run("echo out; echo err >&2; exit 3")
+    assert result.returncode == 3 and not result.ok and not result.timed_out
+    assert capsys.readouterr().out == "out\nerr\n[exit code 3]\n"
+
+
+def test_input_reaches_the_program(capsys) -> None:
+    result = run(["cat"], input="a1 LOGOUT\n")
+    assert result.ok and result.output == "a1 LOGOUT\n"
+    assert capsys.readouterr().out == "a1 LOGOUT\n"
+
+
+def test_a_program_that_waits_is_stopped_with_its_children(capsys, tmp_path) -> None:
+    pidfile = tmp_path / "pid"
+    started = time.monotonic()
+    result = run(f"echo waiting; sleep 30 & echo $! > {pidfile}; wait", timeout=0.5)
+    assert time.monotonic() - started < 10
+    assert result.timed_out and result.returncode is None
+    assert capsys.readouterr().out == "waiting\n[stopped after 0.5 s: the time limit ran out]\n"
+    child = int(pidfile.read_text())
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"sleep {child} survived the time limit")
