@@ -59,7 +59,7 @@ class PathResolver:
                     current = current.parent
                 continue
             candidate = current / part
-            if candidate.is_symlink():
+            if _is_symlink(candidate):
                 hops += 1
                 if hops > _MAX_SYMLINKS:
                     return candidate
@@ -100,6 +100,15 @@ class PathResolver:
             fixed.append(part)
         rest = parts[1 + len(fixed):]
         return "/".join([self.real("/" + "/".join(fixed))] + rest)
+
+
+def _is_symlink(path: Path) -> bool:
+    """A name the file system refuses (too long, say) is no symlink: opening it later
+    fails with that error, which the caller reports in Dovecot's words."""
+    try:
+        return path.is_symlink()
+    except OSError:
+        return False
 
 
 _BRACE = re.compile(r"\{([^{}]*)\}")
