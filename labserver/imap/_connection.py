@@ -166,7 +166,9 @@ class ImapConnection:
                                    self._user_values(user))
             caps = self.session.capability()
             tag = self.login.tag.decode("ascii", "replace")
-            if self.login.client_ignores_capability_resp_code:
+            if not self.settings.login_capability_code:
+                line = f"{tag} {self.settings.replies('OK Logged in')}\r\n"
+            elif self.login.client_ignores_capability_resp_code:
                 line = f"* CAPABILITY {caps}\r\n{tag} OK Logged in\r\n"
             else:
                 line = f"{tag} OK [CAPABILITY {caps}] Logged in\r\n"

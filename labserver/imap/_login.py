@@ -101,6 +101,9 @@ class Login:
         """imap-login ``get_capability``."""
         conn = self.conn
         set_ = conn.settings
+        if set_.fixed_capabilities is not None:
+            fixed = set_.fixed_capabilities
+            return fixed.prelogin_tls if conn.tls else fixed.prelogin
         explicit = bool(set_.imap_capability) and not set_.imap_capability.startswith("+")
         if not set_.imap_capability:
             caps = CAPABILITY_BANNER
@@ -125,10 +128,12 @@ class Login:
     def reply(self, status: str, text: str, code: str | None = None,
               tag: bytes | None = None) -> None:
         body = f"[{code}] {text}" if code else text
-        self.conn._reply((tag if tag is not None else self.tag) + b" " + status.encode()
-                         + b" " + body.encode("utf-8", "surrogateescape") + b"\r\n")
+        line = self.conn.settings.replies(f"{status} {body}")
+        self.conn._reply((tag if tag is not None else self.tag) + b" "
+                         + line.encode("utf-8", "surrogateescape") + b"\r\n")
 
     def untagged(self, text: str) -> None:
+        text = self.conn.settings.replies(text)
         self.conn._reply(b"* " + text.encode("utf-8", "surrogateescape") + b"\r\n")
 
     # ---- input -------------------------------------------------------------------

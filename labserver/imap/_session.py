@@ -188,10 +188,13 @@ class Session:
         self.conn._reply(data)
 
     def untagged(self, text: str) -> None:
-        self.send("* " + text + "\r\n")
+        replies = self.conn.settings.replies
+        self.send("* " + (replies(text) if replies else text) + "\r\n")
 
     def tagged(self, tag: bytes, reply: str, timing: bool = True) -> None:
-        if timing:
+        set_ = self.conn.settings
+        reply = set_.replies(reply)
+        if timing and set_.reply_timing:
             reply = r.with_timing(reply, TIMING)
         self.send(tag + b" " + reply.encode("utf-8", "surrogateescape") + b"\r\n")
 
@@ -200,6 +203,9 @@ class Session:
 
     def capability(self) -> str:
         set_ = self.conn.settings
+        if set_.fixed_capabilities is not None:
+            fixed = set_.fixed_capabilities
+            return fixed.postlogin_tls if self.conn.tls else fixed.postlogin
         if set_.imap_capability and not set_.imap_capability.startswith("+"):
             return set_.imap_capability
         caps = POSTLOGIN_CAPABILITY
@@ -562,6 +568,9 @@ class Session:
         return "OK Enabled."
 
     def cmd_namespace(self, cmd: c.Namespace) -> str:
+        if self.conn.settings.namespace_reply:
+            self.send(f"* NAMESPACE {self.conn.settings.namespace_reply}\r\n")
+            return "OK Namespace completed."
         ns = self.conn.settings.namespace
         prefix = ns.prefix if ns is not None else getattr(self.storage, "prefix", "")
         sep = self.separator()

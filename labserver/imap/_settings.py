@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labserver.auth.sasl.mech import MECH_RULES
+from labserver.rewording import Rewording
 
 # imap/imap-settings.c: imap_client_workarounds
 WORKAROUNDS = ("delay-newmail", "tb-extra-mailbox-sep", "tb-lsub-flags")
@@ -57,6 +58,17 @@ class NamespaceSettings:
 
 
 @dataclass(frozen=True)
+class FixedCapabilities:
+    """Capability strings given verbatim, as another server computes them: before and
+    after login, each without and with TLS."""
+
+    prelogin: str
+    prelogin_tls: str
+    postlogin: str
+    postlogin_tls: str
+
+
+@dataclass(frozen=True)
 class ImapSettings:
     """Everything imap-login and imap read from dovecot.conf, typed."""
 
@@ -84,6 +96,15 @@ class ImapSettings:
     mail_log_prefix: str = "%s(%u)<%{pid}><%{session}>: "
     mail_max_userip_connections: int = 10
     namespace: NamespaceSettings | None = None  # None: the storage's own separator
+    # Another server's personality on this engine (labserver.courier); the defaults are
+    # Dovecot's own behaviour. ``replies`` rewords tagged and untagged replies,
+    # ``reply_timing`` adds Dovecot's "(0.001 + 0.000 secs)" to them, ``namespace_reply``
+    # is the NAMESPACE response after "* NAMESPACE ".
+    replies: Rewording = field(default_factory=Rewording, compare=False)
+    reply_timing: bool = True
+    fixed_capabilities: FixedCapabilities | None = None
+    login_capability_code: bool = True
+    namespace_reply: str = ""
 
     @classmethod
     def from_config(cls, cfg: Any, *, local: str | None = None,

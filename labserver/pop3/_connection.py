@@ -103,6 +103,7 @@ class Pop3Connection:
         self.auth_mech_name: str | None = None
         self.mail_pid = ""
         self.tls_security = ""
+        self.reply_command = ""  # the command being answered (Pop3Settings.replies)
         self._apop_challenge = apop_challenge
         self._inbuf = bytearray()
         self._out = bytearray()
@@ -336,6 +337,8 @@ class Pop3Connection:
     def _reply(self, data: bytes) -> None:
         if self.state is State.CLOSED:
             return
+        if self.settings.replies:
+            data = self.settings.replies.reword_bytes(data, self.reply_command)
         self._out += data
         if self.session is not None:
             self.session.output_bytes += len(data)

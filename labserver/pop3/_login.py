@@ -59,6 +59,11 @@ FAIL_CODES: dict[str, tuple[str, str | None, str]] = {
 }
 
 
+def capa_reply(text: bytes, tls: bool) -> bytes:
+    """A personality's fixed CAPA reply; STLS is not offered on a TLS connection."""
+    return text.replace(b"\r\nSTLS\r\n", b"\r\n") if tls else text
+
+
 def format_reply(kind: str, text: str) -> bytes:
     """pop3-login ``client_send_reply``: the prefix depends on the kind of reply."""
     if kind == OK:
@@ -120,6 +125,7 @@ class Login:
         args = line.split(b"\0", 1)[0]
         cmd, self.current_cmd = self.current_cmd, None
         handler = self.commands.get(cmd)
+        conn.reply_command = cmd.decode("ascii", "replace") if handler is not None else ""
         if handler is not None:
             handler(args)
             self.bad_counter = 0
@@ -319,6 +325,9 @@ class Login:
 
     def cmd_capa(self, args: bytes) -> bool:
         conn = self.conn
+        if conn.settings.capa_reply:
+            conn._reply(capa_reply(conn.settings.capa_reply, conn.tls))
+            return True
         out = b"+OK\r\n" + CAPABILITY_REPLY
         if conn.tls_available and not conn.tls:
             out += b"STLS\r\n"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._fetch import fetch_body, header_field
 from ._logformat import UIDL_VARS, logout_stats, uidl_change, uses_variable
-from ._login import CAPABILITY_REPLY
+from ._login import CAPABILITY_REPLY, capa_reply
 
 if TYPE_CHECKING:
     from ._connection import Pop3Connection
@@ -160,6 +160,7 @@ class Session:
         else:
             name = name.upper()
             handler = self.commands.get(name)
+            self.conn.reply_command = name.decode("ascii", "replace") if handler else ""
             if handler is None:
                 self.send(b"-ERR Unknown command: " + name)
                 ret = -1
@@ -220,6 +221,9 @@ class Session:
     # ---- commands ----------------------------------------------------------------
 
     def cmd_capa(self, args: bytes) -> int:
+        if self.conn.settings.capa_reply:
+            self.conn._reply(capa_reply(self.conn.settings.capa_reply, self.conn.tls))
+            return 1
         self.send(b"+OK\r\n" + CAPABILITY_REPLY + b".")
         return 1
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import Flag, auto
 from typing import Any
 
+from labserver.rewording import Rewording
+
 
 class MechFlag(Flag):
     NONE = 0
@@ -98,6 +100,11 @@ class Pop3Settings:
     pop3_client_workarounds: frozenset[str] = field(default_factory=frozenset)
     mail_log_prefix: str = "%s(%u)<%{pid}><%{session}>: "
     mail_max_userip_connections: int = 10
+    # Another server's personality on this engine (labserver.courier): its reply words
+    # (keys may name the command: "USER +OK") and its whole CAPA reply; empty means
+    # Dovecot's own.
+    replies: Rewording = field(default_factory=Rewording, compare=False)
+    capa_reply: bytes = b""
 
     @property
     def delete_by_flag(self) -> bool:

@@ -42,6 +42,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from labserver.config.resolve import PathResolver
 
@@ -252,6 +253,11 @@ class Entry:
 class MaildirMailbox:
     """One session's view of one Maildir folder."""
 
+    # Which file keeps the UIDs, in which format: a hook for servers that keep them
+    # elsewhere (the Courier personality's courierimapuiddb).
+    UIDLIST_NAME: ClassVar[str] = UIDLIST
+    UIDLIST_FORMAT: ClassVar[type[Uidlist]] = Uidlist
+
     def __init__(self, store: MaildirStorage, vname: str, path: str, control: str,
                  readonly: bool = False, save_only: bool = False) -> None:
         self.store = store
@@ -259,7 +265,7 @@ class MaildirMailbox:
         self.readonly = readonly
         self.path = path
         self.control = control
-        self.uidlist_path = os.path.join(control, UIDLIST)
+        self.uidlist_path = os.path.join(control, self.UIDLIST_NAME)
         self.keywords_path = os.path.join(control, KEYWORDS)
         self._view = View()
         self._entries: dict[int, Entry] = {}
@@ -512,7 +518,7 @@ class MaildirMailbox:
         except FileNotFoundError:
             return None
         try:
-            return Uidlist.parse(text)
+            return self.UIDLIST_FORMAT.parse(text)
         except (ValueError, IndexError):
             return None  # corrupted: Dovecot rebuilds it with a new UIDVALIDITY
 
@@ -558,7 +564,8 @@ class MaildirMailbox:
         uidlist = self._read_uidlist()
         changed = False
         if uidlist is None:
-            uidlist = Uidlist(next_uidvalidity(self.store.uidvalidity_dir()), 1, new_guid())
+            uidlist = self.UIDLIST_FORMAT(next_uidvalidity(self.store.uidvalidity_dir()), 1,
+                                          new_guid())
             changed = True
         files = self._scan()
         recent: set[str] = set()
@@ -665,6 +672,8 @@ def _mtime_ns(path: str) -> int:
 class MaildirStorage(FolderStore):
     """All Maildir folders of one user (Maildir++ or LAYOUT=fs)."""
 
+    mailbox_class: ClassVar[type[MaildirMailbox]] = MaildirMailbox
+
     def __init__(self, location: MailLocation, resolver: PathResolver,
                  namespace: Namespace | None = None) -> None:
         super().__init__(location, resolver, namespace)
@@ -765,10 +774,12 @@ class MaildirStorage(FolderStore):
         if os.path.isdir(os.path.join(mailbox, "cur")):
             raise names.already_exists()
         self._make_maildir(mailbox, control, subfolder=inner != "INBOX")
-        with dotlocked(os.path.join(control, UIDLIST), stale_timeout=UIDLIST_STALE_TIMEOUT):
-            if not os.path.exists(os.path.join(control, UIDLIST)):
-                ul = Uidlist(next_uidvalidity(self.uidvalidity_dir()), 1, new_guid())
-                _write_atomic(os.path.join(control, UIDLIST), ul.format().encode())
+        box = self.mailbox_class
+        uidlist = os.path.join(control, box.UIDLIST_NAME)
+        with dotlocked(uidlist, stale_timeout=UIDLIST_STALE_TIMEOUT):
+            if not os.path.exists(uidlist):
+                ul = box.UIDLIST_FORMAT(next_uidvalidity(self.uidvalidity_dir()), 1, new_guid())
+                _write_atomic(uidlist, ul.format().encode())
 
     def delete(self, name: str) -> None:
         inner = self.check(name)
@@ -838,7 +849,8 @@ class MaildirStorage(FolderStore):
         elif not self.exists(inner):
             raise names.not_found(self.shown(inner))
         mailbox, control = self.paths(inner)
-        return MaildirMailbox(self, self.shown(inner), mailbox, control, readonly, save_only)
+        return self.mailbox_class(self, self.shown(inner), mailbox, control, readonly,
+                                  save_only)
 
     def open_for_save(self, name: str) -> MaildirMailbox:
         """The target of COPY or APPEND: a missing folder is [TRYCREATE]."""
