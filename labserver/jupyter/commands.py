@@ -19,6 +19,7 @@ from pathlib import Path
 from unittest import mock
 
 from .. import cli
+from ..cli import EX_CONFIG
 from ..config import ConfigError
 from ..doveadm import main as doveadm_main
 from ..service.lab import Lab, LabError
@@ -149,22 +150,22 @@ def write_config(lab: Lab, text: str, *, path: str | None = None, start: bool = 
     failure = _apply(lab)
     if failure is not None:
         _restore(real, old)
-        return Output(warnings + failure + _refused(lab), 1, failure)
+        return Output(warnings + failure[0] + _refused(lab), failure[1], failure[0])
     return Output(warnings + lab.table() + "\n")
 
 
-def _apply(lab: Lab) -> str | None:
-    """Start or reload; the error text when the lab refused."""
+def _apply(lab: Lab) -> tuple[str, int] | None:
+    """Start or reload; what was refused and an exit code (89 for a configuration error)."""
     if lab.running:
         error = lab.reload()
-        return None if error is None else f"Fatal: {error}\n"
+        return None if error is None else (f"Fatal: {error}\n", 1)
     try:
         lab.start()
     except ConfigError as exc:
         lines = [*(f"doveconf: {m}" for m in exc.messages), f"doveconf: Fatal: {exc.message}"]
-        return "".join(line + "\n" for line in lines)
+        return "".join(line + "\n" for line in lines), EX_CONFIG
     except (LabError, OSError) as exc:
-        return f"Fatal: {exc}\n"
+        return f"Fatal: {exc}\n", 1
     return None
 
 
@@ -181,7 +182,7 @@ def start(lab: Lab) -> Output:
         return Output("The lab is already running.\n" + lab.table() + "\n")
     failure = _apply(lab)
     if failure is not None:
-        return Output(failure, 1, failure)
+        return Output(failure[0], failure[1], failure[0])
     return Output(lab.table() + "\n")
 
 
@@ -191,7 +192,7 @@ def reload(lab: Lab) -> Output:
         return start(lab)
     failure = _apply(lab)
     if failure is not None:
-        return Output(failure + _refused(lab), 1, failure)
+        return Output(failure[0] + _refused(lab), failure[1], failure[0])
     return Output(lab.table() + "\n")
 
 

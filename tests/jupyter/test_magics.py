@@ -59,6 +59,9 @@ def test_refused_config_prints_doveconfs_error_and_leaves_the_lab_as_it_was(shel
     lab = shell.user_ns["lab"]
     assert not lab.running
     assert "bogus_setting" not in lab.path("/etc/dovecot/dovecot.conf").read_text()
+    out = dovecot(shell, capsys, CONFIG + "ssl = yes\nssl_cert = </etc/ssl/none.pem\n")
+    assert "doveconf: Fatal:" in out and "Can't open file /etc/ssl/none.pem" in out
+    assert "The lab did not start" in out and "[exit code 89]" in out and not lab.running
 
 
 def test_reload_applies_a_new_config_and_a_refused_one_keeps_the_old(shell, capsys) -> None:

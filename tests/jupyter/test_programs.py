@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import time
+from pathlib import Path
 
 from labserver.jupyter import run
 
@@ -28,11 +28,18 @@ def test_a_program_that_waits_is_stopped_with_its_children(capsys, tmp_path) -> 
     assert result.timed_out and result.returncode is None
     assert capsys.readouterr().out == "waiting\n[stopped after 0.5 s: the time limit ran out]\n"
     child = int(pidfile.read_text())
-    for _ in range(50):
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
+    for _ in range(100):
+        if not alive(child):
             break
         time.sleep(0.05)
     else:
         raise AssertionError(f"sleep {child} survived the time limit")
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a killed one may linger as a zombie until it is reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
