@@ -30,12 +30,13 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from labserver.config import Config, ConfigError, load
-from labserver.service.lab import Lab, LabError
+from labserver.service.lab import DEFAULT_CONFIG, Lab, LabError
 from labserver.tls.certs import ReqConfig, make_certificate
 
 from .verdict import Verdict
 
 CONFIG = "/etc/dovecot/dovecot.conf"
+DEFAULT_AUTH = DEFAULT_CONFIG[DEFAULT_CONFIG.index("passdb {"):]
 TIMEOUT = 5.0
 
 Submission = str | Path
@@ -128,12 +129,15 @@ def fresh_user(prefix: str = "learner") -> tuple[str, str]:
 
 @contextlib.contextmanager
 def lab_for(task: str, submission: Submission, *, engine: str = "lab",
-            users: Iterable[tuple[str, str]] = (), files: dict[str, str | bytes] | None = None,
-            certificates: bool = True, start: bool = True, see: str = "") -> Iterator[Lab]:
+            users: Iterable[tuple[str, str]] = (),
+            files: dict[str, str | bytes | None] | None = None, certificates: bool = True,
+            default_auth: bool = False, start: bool = True, see: str = "") -> Iterator[Lab]:
     """A running lab on the submission, in its own directory; removed afterwards.
 
-    ``files`` are extra files for the lab root by virtual path (a PAM service file, a
-    users file); ``users`` are added to the default passwd-file /etc/dovecot/users.
+    ``files`` are extra files for the lab root by virtual path (a PAM service file, mail
+    an MDA left; ``None`` makes a directory), written before ``users`` are added to the
+    passwd-file /etc/dovecot/users. ``default_auth`` gives a configuration without any
+    passdb the lab's own passdb and userdb, for tasks about something else.
     """
     root = Path(tempfile.mkdtemp(prefix=f"grader-{task}-"))
     lab: Lab | None = None
@@ -145,10 +149,17 @@ def lab_for(task: str, submission: Submission, *, engine: str = "lab",
                                    see=see)) from None
         for virtual, content in (files or {}).items():
             real = root / virtual.lstrip("/")
+            if content is None:
+                real.mkdir(parents=True, exist_ok=True)
+                continue
             real.parent.mkdir(parents=True, exist_ok=True)
             (real.write_bytes if isinstance(content, bytes) else real.write_text)(content)
+        unexpanded = read_config(task, root, expand=False, see=see)
+        if default_auth and not unexpanded.sections("passdb"):
+            with (root / CONFIG.lstrip("/")).open("a") as conf:
+                conf.write("\n" + DEFAULT_AUTH)
         if certificates:
-            provide_certificates(read_config(task, root, expand=False, see=see), root)
+            provide_certificates(unexpanded, root)
         read_config(task, root, see=see)
         lab = Lab(root=root, ports="ephemeral", engine=engine)
         for user, password in users:

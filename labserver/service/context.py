@@ -45,6 +45,9 @@ class LabContext:
     log: LogBook
     run_dir: Path
     tls_contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
+    # Why TLS cannot start for a protocol: Dovecot still starts and advertises STARTTLS,
+    # and each TLS connection then fails with this error in the login process's log.
+    tls_errors: dict[str, str] = field(default_factory=dict)
     connections: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -60,6 +63,10 @@ class LabContext:
 
     def tls(self, protocol: str) -> ssl.SSLContext | None:
         return self.tls_contexts.get(protocol)
+
+    def tls_offered(self, protocol: str) -> bool:
+        """STARTTLS is advertised: TLS is configured, even when it cannot start."""
+        return protocol in self.tls_contexts or protocol in self.tls_errors
 
     def secured(self, local_ip: str, remote_ip: str, tls: bool, protocol: str) -> bool:
         trusted = self.config.get("login_trusted_networks", protocol=protocol,

@@ -26,6 +26,7 @@ IDLE_POLL = 0.25
 
 class ImapDriver(SessionDriver):
     protocol = "imap"
+    TLS_FAILED = b"* BYE [UNAVAILABLE] TLS initialization failed.\r\n"
     events = imap_session
 
     async def read(self) -> bytes | None:
@@ -69,7 +70,7 @@ async def serve_imap(ch: Channel, ctx: LabContext) -> None:
     conn = ImapConnection(
         ImapSettings.from_config(ctx.config, local=ch.local_ip, remote=ch.remote_ip),
         local_ip=ch.local_ip, local_port=ch.local_port, remote_ip=ch.remote_ip,
-        remote_port=ch.remote_port, tls=ch.tls, tls_available=ctx.tls("imap") is not None,
+        remote_port=ch.remote_port, tls=ch.tls, tls_available=ctx.tls_offered("imap"),
         secured=ctx.secured(ch.local_ip, ch.remote_ip, ch.tls, "imap"),
         session_id=ch.transcript.session, hostname=socket.gethostname(), pid=os.getpid())
     await ImapDriver(ch, ctx, conn).run()

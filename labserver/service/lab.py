@@ -168,11 +168,8 @@ class Lab:
                     settings, run_dir,
                     log=lambda text, p=protocol: self.log.error(f"{p}-login: ", text))
             except TLSConfigError as exc:
-                if settings.mode == "required" or any(
-                        s.ssl and s.protocol == protocol for s in listener_specs(config,
-                                                                                 self.policy)):
-                    raise LabError(f"{protocol}: {exc}") from None
-                self.log.warning("master: ", f"{protocol}: TLS not available: {exc}")
+                # As Dovecot: the service starts; each TLS connection fails and logs why.
+                context.tls_errors[protocol] = str(exc)
                 continue
             for warning in settings.warnings:
                 self.log.warning(f"{protocol}-login: ", warning)
@@ -188,7 +185,7 @@ class Lab:
         context = self._make_context(config)
         specs = listener_specs(config, self.policy)
         server = Server(log=self.log, handlers=self._handlers(context),
-                        tls_contexts=context.tls_contexts)
+                        tls_contexts=context.tls_contexts, tls_errors=context.tls_errors)
         server.start(specs)
         self.server, self.config, self._context = server, config, context
         protocols = ", ".join(config.get("protocols").split())
@@ -245,6 +242,7 @@ class Lab:
         old_specs = [b.spec for b in self.server.bound]
         self.server.handlers = self._handlers(context)
         self.server.tls_contexts = context.tls_contexts
+        self.server.tls_errors = context.tls_errors
         if _spec_keys(old_specs) != _spec_keys(specs):
             try:
                 self.server.call(self.server.rebind(specs))

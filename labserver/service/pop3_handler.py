@@ -19,6 +19,7 @@ IDLE_TIMEOUT = 600.0
 
 class Pop3Driver(SessionDriver):
     protocol = "pop3"
+    TLS_FAILED = b"-ERR [SYS/TEMP] TLS initialization failed.\r\n"
     events = pop3
 
     async def read(self) -> bytes | None:
@@ -43,7 +44,7 @@ async def serve_pop3(ch: Channel, ctx: LabContext) -> None:
     conn = Pop3Connection(
         Pop3Settings.from_config(ctx.config, local=ch.local_ip, remote=ch.remote_ip),
         local_ip=ch.local_ip, local_port=ch.local_port, remote_ip=ch.remote_ip,
-        remote_port=ch.remote_port, tls=ch.tls, tls_available=ctx.tls("pop3") is not None,
+        remote_port=ch.remote_port, tls=ch.tls, tls_available=ctx.tls_offered("pop3"),
         secured=ctx.secured(ch.local_ip, ch.remote_ip, ch.tls, "pop3"),
         session_id=ch.transcript.session, hostname=socket.gethostname(), pid=os.getpid())
     await Pop3Driver(ch, ctx, conn).run()

@@ -108,6 +108,7 @@ class Server:
     log: LogBook
     handlers: dict[str, Handler]
     tls_contexts: dict[str, ssl.SSLContext] = field(default_factory=dict)
+    tls_errors: dict[str, str] = field(default_factory=dict)
     transcripts: list[Transcript] = field(default_factory=list)
     max_transcripts: int = 1000
     bound: list[Bound] = field(default_factory=list)
@@ -227,6 +228,12 @@ class Server:
         peer = transport.get_extra_info("peername") or ("?", 0)
         sock = transport.get_extra_info("sockname") or ("?", 0)
         error = None
+        if context is None and spec.protocol in self.tls_errors:
+            self.log.error(f"{spec.protocol}-login: ",
+                           f"{self.tls_errors[spec.protocol]}: user=<>, rip={peer[0]}, "
+                           f"lip={sock[0]}, session=<{new_session_id()}>")
+            transport.close()
+            return
         if context is None:
             error = "Connection closed: SSL is not available for this protocol"
             transport.close()

@@ -25,6 +25,7 @@ class SessionDriver:
     """One connection: ``events`` is the engine's module (its event classes)."""
 
     protocol = ""
+    TLS_FAILED = b""
     events: ModuleType
 
     def __init__(self, ch: Channel, ctx: LabContext, conn: Any) -> None:
@@ -32,6 +33,17 @@ class SessionDriver:
         self.user: str | None = None
 
     # -- what a protocol says -------------------------------------------------
+
+    async def tls_failed(self, error: str | None) -> None:
+        """STARTTLS accepted but TLS cannot start: Dovecot's reply and log lines."""
+        ch, sid = self.ch, self.conn.session_id
+        where = f"user=<>, rip={ch.remote_ip}, lip={ch.local_ip}, session=<{sid}>"
+        prefix = f"{self.protocol}-login: "
+        if error:
+            self.ctx.log.error(prefix, f"{error}: {where}")
+        await ch.send(self.TLS_FAILED)
+        self.ctx.log.info(prefix, "Disconnected: TLS initialization failed. "
+                          f"(no auth attempts in 0 secs): {where}")
 
     async def read(self) -> bytes | None:
         """The client's next bytes; None when a timeout or a poll was handled instead."""
@@ -82,7 +94,10 @@ class SessionDriver:
                     break
                 elif isinstance(event, ev.StartTLS):
                     context = ctx.tls(self.protocol)
-                    if context is None or not await ch.start_tls(context):
+                    if context is None:
+                        await self.tls_failed(ctx.tls_errors.get(self.protocol))
+                        break
+                    if not await ch.start_tls(context):
                         break
                     await ch.send(conn.tls_started())
                 elif isinstance(event, ev.AuthRequest):
