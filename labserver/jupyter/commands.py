@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import posixpath
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -126,16 +127,19 @@ def write_config(lab: Lab, text: str, *, path: str | None = None, start: bool = 
                  restart: bool = False) -> Output:
     """Write a configuration file into the lab, then start the lab or reload it.
 
-    With ``path`` the text is an included file (``/etc/dovecot/conf.d/10-ssl.conf``) and
-    the lab only reloads when ``restart`` says so. A configuration the lab refuses is
+    With ``path`` the text is an included file (``/etc/dovecot/conf.d/10-ssl.conf``, or
+    ``conf.d/10-ssl.conf`` relative to dovecot.conf's directory) and the lab only
+    reloads when ``restart`` says so. A configuration the lab refuses is
     reported in doveconf's words and the file is put back as it was: a stopped lab stays
     stopped, a running one keeps serving its previous configuration, as Dovecot does when
     a reload fails.
     """
-    target = path or lab.config_path
+    target = lab.config_path
+    if path is not None:  # relative to dovecot.conf's directory, as Dovecot reads !include
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(lab.config_path), path))
     real = lab.path(target)
     old = real.read_text() if real.exists() else None
-    lab.write_config(text if text.endswith("\n") or not text else text + "\n", path)
+    lab.write_config(text if text.endswith("\n") or not text else text + "\n", target)
     if not start or (path is not None and not restart):
         when = ("with %lab start" if not lab.running
                 else "at the next reload (%lab reload)")

@@ -51,9 +51,15 @@ def run(cmd: str | Sequence[str], input: str | bytes | None = None,
     """Run a command (a shell line, or an argument list), print what it printed, return it."""
     shell = isinstance(cmd, str)
     data = input.encode() if isinstance(input, str) else input
-    proc = subprocess.Popen(cmd, shell=shell, start_new_session=True,
-                            stdin=subprocess.DEVNULL if data is None else subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    command = cmd if shell else " ".join(cmd)
+    try:
+        proc = subprocess.Popen(cmd, shell=shell, start_new_session=True,
+                                stdin=subprocess.DEVNULL if data is None else subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except OSError as exc:  # an argument list naming a program that is not there
+        result = RunResult(command, f"{command}: {exc.strerror}\n", 127, False, timeout)
+        print(result, flush=True)
+        return result
     timed_out = False
     try:
         raw, _ = proc.communicate(data, timeout=timeout)
@@ -66,7 +72,7 @@ def run(cmd: str | Sequence[str], input: str | bytes | None = None,
             raw = b""
             proc.kill()
             proc.wait(timeout=2)
-    result = RunResult(cmd if shell else " ".join(cmd), raw.decode("utf-8", "replace"),
+    result = RunResult(command, raw.decode("utf-8", "replace"),
                        None if timed_out else proc.returncode, timed_out, timeout)
     print(result, flush=True)
     return result

@@ -94,6 +94,12 @@ def test_included_file_waits_for_restart(shell, capsys) -> None:
     out = dovecot(shell, capsys, "protocols = imap\nbogus = 1\n", f"--path {path} --restart")
     assert "Unknown setting: bogus" in out and "Reload refused" in out
     assert lab.path(path).read_text() == "protocols = imap\n"
+    out = dovecot(shell, capsys, "protocols = imap pop3\n", "--path ../../conf.d/20.conf")
+    assert out.startswith("Wrote /conf.d/20.conf")
+    assert lab.path("/conf.d/20.conf").parent.parent == lab.root
+    out = dovecot(shell, capsys, "protocols = imap pop3\n", "--path conf.d/10-master.conf")
+    assert out.startswith(f"Wrote {path}")
+    assert lab.path(path).read_text() == "protocols = imap pop3\n"
 
 
 def test_no_start_only_writes(shell, capsys) -> None:

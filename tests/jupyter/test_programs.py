@@ -14,6 +14,13 @@ def test_output_and_exit_code_are_printed(capsys) -> None:
     assert capsys.readouterr().out == "out\nerr\n[exit code 3]\n"
 
 
+def test_a_missing_program_is_reported_as_the_shell_would(capsys) -> None:
+    result = run(["no-such-program-here", "-x"])
+    assert result.returncode == 127
+    assert capsys.readouterr().out == ("no-such-program-here -x: No such file or directory\n"
+                                       "[exit code 127]\n")
+
+
 def test_input_reaches_the_program(capsys) -> None:
     result = run(["cat"], input="a1 LOGOUT\n")
     assert result.ok and result.output == "a1 LOGOUT\n"
