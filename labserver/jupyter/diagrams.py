@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..service.rawlog import Transcript
 from .charts import bar_chart, scatter_plot
-from .svg import FAIL, INK, MONO, PASS, SKIP, Drawing, shorten
+from .svg import CHAR_WIDTH, FAIL, INK, MONO, PASS, SKIP, Drawing, shorten
 
 CLIENT_COLOUR, SERVER_COLOUR, NOTE_FILL = "#1f5fa8", "#2e7d32", "#fff8e1"
 LINE_HEIGHT = 15
@@ -62,9 +62,11 @@ def _messages(lines: Iterable[str], per_message: int, max_chars: int) -> list[Me
             groups.append((side, [text]))
     out = []
     for side, texts in groups:
-        shown = [shorten(t, max_chars) for t in texts[:per_message]]
-        if len(texts) > per_message:
-            shown.append(f"… {len(texts) - per_message} more lines")
+        if len(texts) > per_message:  # keep the last line: IMAP's tagged completion
+            more = len(texts) - per_message
+            texts = [*texts[:per_message - 1], f"… {more} more line{'s' * (more != 1)}",
+                     texts[-1]]
+        shown = [shorten(t, max_chars) for t in texts]
         out.append(Message(side, tuple(shown)))
     return out
 
@@ -72,15 +74,17 @@ def _messages(lines: Iterable[str], per_message: int, max_chars: int) -> list[Me
 def ladder(rows: Sequence[Message | Note], *, left: str = "Client", right: str = "Server",
            title: str = "", width: int = 760) -> Drawing:
     """Two lifelines and the arrows and notes between them, top to bottom."""
-    margin, top = 90, 64 if title else 44
+    box = max(140, max(len(left), len(right)) * 7.5 + 16)  # wide enough for "Client ip:port"
+    margin, top = max(90, box / 2 + 10), 64 if title else 44
     xl, xr = margin, width - margin
+    fits = int((xr - xl - 20) / (11 * CHAR_WIDTH))  # 11 px monospace between the lifelines
     height = top + 20 + sum(
         (len(r.lines) if isinstance(r, Message) else 1) * LINE_HEIGHT + 16 for r in rows)
     d = Drawing(width, height + 20, title or f"{left} and {right}")
     if title:
         d.text(width / 2, 22, title, text_anchor="middle", font_size=15, font_weight="bold")
     for x, name in ((xl, left), (xr, right)):
-        d.rect(x - 70, top - 28, 140, 24, rx=4, fill="#eef3f8", stroke=INK)
+        d.rect(x - box / 2, top - 28, box, 24, rx=4, fill="#eef3f8", stroke=INK)
         d.text(x, top - 11, name, text_anchor="middle", font_weight="bold")
         d.line(x, top - 4, x, height + 4, colour=SKIP, stroke_dasharray="4 3")
     y = top + 8.0
@@ -95,7 +99,7 @@ def ladder(rows: Sequence[Message | Note], *, left: str = "Client", right: str =
         text_x = xl + 10
         for line in row.lines:
             y += LINE_HEIGHT
-            d.text(text_x, y - 3, line, font_family=MONO, font_size=11, fill=colour,
+            d.text(text_x, y - 3, shorten(line, fits), font_family=MONO, font_size=11, fill=colour,
                    xml_space="preserve")
         y += 4
         start, end = (xl, xr) if row.side == "C" else (xr, xl)
@@ -120,7 +124,8 @@ def sequence_diagram(transcript: Transcript | Iterable[str], *, max_messages: in
 
     ``transcript`` is a lab ``Transcript`` or ``"C: ..."``/``"S: ..."`` lines. At most
     ``max_messages`` arrows are drawn (a note says how many more there were); each
-    shows up to ``lines_per_message`` lines of ``max_chars`` characters.
+    shows up to ``lines_per_message`` lines of ``max_chars`` characters, the last line
+    always among them (a response's tagged completion).
     """
     messages: list[Message | Note] = list(_messages(_lines(transcript), lines_per_message,
                                                     max_chars))

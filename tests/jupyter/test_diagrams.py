@@ -73,6 +73,10 @@ def test_sequence_diagram_limits_and_shortens() -> None:
     found = texts(long)
     assert "a1 LOGIN " + "x" * 30 + "…" in found
     assert found.count("* 1") == 3 and "… 6 more lines" in found
+    select = ["C: a2 SELECT INBOX", "S: * FLAGS ()", "S: * 1 EXISTS", "S: * 0 RECENT",
+              "S: a2 OK [READ-WRITE] Select completed."]
+    found = texts(sequence_diagram(select, lines_per_message=2))
+    assert found[-3:] == ["* FLAGS ()", "… 2 more lines", "a2 OK [READ-WRITE] Select completed."]
 
 
 def test_control_characters_and_markup_are_escaped() -> None:
