@@ -15,7 +15,7 @@ from labserver.jupyter import kernel
 from labserver.service.lab import LabError
 from tests.tools import require_program
 
-from .conftest import CONFIG
+from .conftest import CONFIG, processes_mentioning
 
 INCLUDE = CONFIG + "!include_try conf.d/*.conf\n"
 
@@ -180,8 +180,10 @@ def test_dovecot_engine(shell, capsys) -> None:
     login_imap(lab.port("imap"))
     out = dovecot(shell, capsys, CONFIG + "bogus_setting = 1\n")
     assert "bogus_setting" in out and "Reload refused" in out and lab.running
+    assert processes_mentioning(str(lab.root))
     out = dovecot(shell, capsys, CONFIG, "--engine lab")
     assert shell.user_ns["lab"].engine == "lab" and not lab.running
+    assert processes_mentioning(str(lab.root)) == []
     login_imap(shell.user_ns["lab"].port("imap"))
 
 
