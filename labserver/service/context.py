@@ -14,6 +14,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..auth import AuthConfigError, Authenticator, AuthResult, CredentialsLookup, b64, policy
 from ..auth.passdb import PassdbResult
@@ -75,6 +76,11 @@ class LabContext:
 
     def failure_delay(self, protocol: str) -> float:
         return policy.failure_delay(self.config, protocol)
+
+    def personalize(self, settings: Any) -> Any:
+        """A protocol engine's settings as this lab's server gives them (another server's
+        personality, such as Courier's, rewrites them; Dovecot's are the engines' own)."""
+        return settings
 
     # -- per-user connection limits (mail_max_userip_connections) ----------------
 

@@ -68,7 +68,8 @@ class ImapDriver(SessionDriver):
 async def serve_imap(ch: Channel, ctx: LabContext) -> None:
     """Run one IMAP session until the client logs out or the connection breaks."""
     conn = ImapConnection(
-        ImapSettings.from_config(ctx.config, local=ch.local_ip, remote=ch.remote_ip),
+        ctx.personalize(ImapSettings.from_config(ctx.config, local=ch.local_ip,
+                                                 remote=ch.remote_ip)),
         local_ip=ch.local_ip, local_port=ch.local_port, remote_ip=ch.remote_ip,
         remote_port=ch.remote_port, tls=ch.tls, tls_available=ctx.tls_offered("imap"),
         secured=ctx.secured(ch.local_ip, ch.remote_ip, ch.tls, "imap"),

@@ -36,6 +36,9 @@ from .server import Channel, Server
 
 CONFIG_PATH = "/etc/dovecot/dovecot.conf"
 ENGINES = ("lab", "dovecot")
+# Which server the lab imitates: Dovecot, or Courier (labserver.courier.lab.CourierLab,
+# which reads /etc/courier instead of dovecot.conf).
+FLAVORS = ("dovecot", "courier")
 USERS_PATH = "/etc/dovecot/users"
 
 DEFAULT_CONFIG = f"""\
@@ -64,9 +67,22 @@ class LabError(Exception):
 class Lab:
     """One lab server: a sandbox directory, a configuration and its listeners."""
 
+    context_class: type[LabContext] = LabContext
+    flavor = "dovecot"
+
+    def __new__(cls, *args: Any, flavor: str = "dovecot", **kwargs: Any) -> Lab:
+        if flavor not in FLAVORS:
+            raise LabError(f"unknown flavor {flavor!r}: use {' or '.join(FLAVORS)}")
+        if flavor != cls.flavor and cls is Lab:
+            from ..courier.lab import CourierLab
+
+            return super().__new__(CourierLab)
+        return super().__new__(cls)
+
     def __init__(self, config: str | os.PathLike[str] | None = None, *,
                  root: str | os.PathLike[str] | None = None, ports: str = "offset",
-                 config_path: str = CONFIG_PATH, engine: str = "lab") -> None:
+                 config_path: str = CONFIG_PATH, engine: str = "lab",
+                 flavor: str = "dovecot") -> None:
         if engine not in ENGINES:
             raise LabError(f"unknown engine {engine!r}: use {' or '.join(ENGINES)}")
         self.engine = engine
@@ -155,8 +171,8 @@ class Lab:
     def _make_context(self, config: Config) -> LabContext:
         run_dir = self.path(config.get("base_dir"))
         try:
-            context = LabContext(config=config, resolver=self.resolver, log=self.log,
-                                 run_dir=run_dir)
+            context = self.context_class(config=config, resolver=self.resolver,
+                                         log=self.log, run_dir=run_dir)
         except AuthConfigError as exc:
             raise LabError(f"auth: {exc}") from None
         for protocol in ("imap", "pop3"):
@@ -188,10 +204,12 @@ class Lab:
                         tls_contexts=context.tls_contexts, tls_errors=context.tls_errors)
         server.start(specs)
         self.server, self.config, self._context = server, config, context
-        protocols = ", ".join(config.get("protocols").split())
-        self.log.info("master: ", f"Dovecot v{load_registry().version} (labserver) starting "
-                      f"up for {protocols}")
+        self.log.info("master: ", self._startup_message(config))
         return self
+
+    def _startup_message(self, config: Config) -> str:
+        protocols = ", ".join(config.get("protocols").split())
+        return f"Dovecot v{load_registry().version} (labserver) starting up for {protocols}"
 
     def _start_dovecot(self) -> Lab:
         from .dovecot_engine import DovecotEngine

@@ -42,7 +42,8 @@ class Pop3Driver(SessionDriver):
 async def serve_pop3(ch: Channel, ctx: LabContext) -> None:
     """Run one POP3 session until the client quits or the connection breaks."""
     conn = Pop3Connection(
-        Pop3Settings.from_config(ctx.config, local=ch.local_ip, remote=ch.remote_ip),
+        ctx.personalize(Pop3Settings.from_config(ctx.config, local=ch.local_ip,
+                                                 remote=ch.remote_ip)),
         local_ip=ch.local_ip, local_port=ch.local_port, remote_ip=ch.remote_ip,
         remote_port=ch.remote_port, tls=ch.tls, tls_available=ctx.tls_offered("pop3"),
         secured=ctx.secured(ch.local_ip, ch.remote_ip, ch.tls, "pop3"),
