@@ -44,11 +44,11 @@ from labserver.tls.scan import TLS13_SUITES, Probe, Scanner
 from . import probe
 from .verdict import Verdict
 
-SEE_SSL = "05-ssl-mkcert: ssl = required, and what a client sees"
-SEE_MKCERT = "05-ssl-mkcert: What mkcert.sh does"
-SEE_PATHS = "05-ssl-mkcert: ssl_cert, ssl_key and the '<'"
+SEE_SSL = "05-ssl-mkcert: ssl = required"
+SEE_MKCERT = "05-ssl-mkcert: mkcert.sh step by step"
+SEE_PATHS = "05-ssl-mkcert: Certificate and key settings"
 SEE_HARDEN = "06-cipher-hardening: The hardened configuration"
-SEE_CHOICE = "06-cipher-hardening: Who picks the cipher"
+SEE_CHOICE = "06-cipher-hardening: Server preference and downgrade"
 
 OLD_VERSIONS = [("TLSv1.0", ssl.TLSVersion.TLSv1), ("TLSv1.1", ssl.TLSVersion.TLSv1_1)]
 FLOOR_ORDER = ["SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
