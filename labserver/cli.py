@@ -3,8 +3,11 @@
 Subcommands mirror the tools a learner meets on the exam and on a real server:
 ``doveconf`` and ``doveadm`` print and query a configuration as Dovecot's tools do,
 ``serve`` runs the lab server, ``mkcert`` makes a certificate as Dovecot's mkcert.sh
-does, and ``scan`` lists the TLS versions and ciphers a port accepts. Configuration
-paths are mapped into ``--root`` (the lab's sandbox) when one is given.
+does, and ``scan`` lists the TLS versions and ciphers a port accepts. Courier's tools
+(``maildirmake``, ``userdb``, ``makeuserdb``, ``userdbpw``, ``authtest``,
+``mkimapdcert``, ``mkpop3dcert``) come from ``labserver.courier.cli``, and
+``serve --flavor courier`` runs the Courier personality. Configuration paths are
+mapped into ``--root`` (the lab's sandbox) when one is given.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from .config import ConfigError, load
 from .config.doveconf import dump
 from .config.registry import load_registry
+from .courier.cli import add_commands as add_courier_commands
 from .doveadm import main as doveadm_main
 from .tls import cli_mkcert, cli_scan
 
@@ -63,7 +67,12 @@ def _serve(args: argparse.Namespace) -> int:
     from .service.lab import CONFIG_PATH, Lab, LabError
 
     try:
-        if args.root is None:
+        if args.flavor == "courier":
+            if args.c is not None:
+                raise LabError("-c: the Courier personality reads /etc/courier in the lab "
+                               "root (use --root)")
+            lab = Lab(root=args.root, ports=args.ports, flavor="courier")
+        elif args.root is None:
             text = None
             if args.c is not None:
                 with open(args.c, encoding="utf-8") as fh:
@@ -80,6 +89,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"Lab root: {lab.root}")
     if args.engine != "lab":
         print(f"Engine: {args.engine}")
+    if args.flavor != "dovecot":
+        print(f"Flavor: {args.flavor}")
     print(lab.table())
     sys.stdout.flush()
     done = threading.Event()
@@ -117,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--engine", choices=("lab", "dovecot"), default="lab",
                     help="the lab's own server (default) or, where it is installed, Debian's "
                     "real Dovecot on the same configuration and mailboxes")
+    sv.add_argument("--flavor", choices=("dovecot", "courier"), default="dovecot",
+                    help="the server the lab imitates: Dovecot (default) or Courier-IMAP and "
+                    "Courier's pop3d, configured by /etc/courier in the lab root")
     sv.set_defaults(func=_serve)
     mk = sub.add_parser("mkcert", help="make a self-signed certificate as Dovecot's mkcert.sh does")
     cli_mkcert.build_parser(mk)
@@ -128,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                         add_help=False, prefix_chars="\0")
     dv.add_argument("rest", nargs=argparse.REMAINDER)
     dv.set_defaults(func=lambda a: doveadm_main(a.rest))
+    add_courier_commands(sub)
     return parser
 
 

@@ -167,11 +167,11 @@ class CourierLab(Lab):
                  service: str = "login") -> ToolResult:
         """``authtest [-s service] user [password]`` against this lab's authdaemon."""
         try:
-            found = settings.load(self.resolver)
+            modules = settings.load_authmodules(self.resolver)
         except shellconf.CourierConfigError as exc:
             return ToolResult(1, "", f"{exc}\n")
-        return ToolResult(*authdaemon.authtest(self.resolver, found.authmodulelist, user,
-                                               password, service))
+        return ToolResult(*authdaemon.authtest(self.resolver, modules, user, password,
+                                               service))
 
     def maildirmake(self, path: str, folder: str | None = None,
                     quota: str | None = None) -> ToolResult:

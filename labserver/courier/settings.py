@@ -240,14 +240,26 @@ def load(resolver: PathResolver) -> CourierSettings:
     imap = _service("imap", env["imap"], where["imap"])
     pop3 = _service("pop3", env["pop3"], where["pop3"])
     modules = tuple(env["auth"].get("authmodulelist", "").split())
+    _check_modules(modules, *where["auth"].get("authmodulelist", (f"{ETC}/authdaemonrc", 0)))
+    return CourierSettings(imap=imap, pop3=pop3, authmodulelist=modules,
+                           env={k: dict(v) for k, v in env.items()})
+
+
+def load_authmodules(resolver: PathResolver) -> tuple[str, ...]:
+    """``authmodulelist`` from ``authdaemonrc`` alone (what authdaemond reads)."""
+    assignments, values = read_file(resolver, "authdaemonrc", {})
+    modules = tuple(values.get("authmodulelist", "").split())
+    line = next((a.line for a in assignments if a.name == "authmodulelist"), 0)
+    _check_modules(modules, f"{ETC}/authdaemonrc", line)
+    return modules
+
+
+def _check_modules(modules: tuple[str, ...], path: str, line: int) -> None:
     for module in modules:
         if module not in MODULES:
-            path, line = where["auth"]["authmodulelist"]
             known = "not available in the lab" if module in OTHER_MODULES else "unknown"
             raise CourierConfigError(path, line, f"authmodulelist: {module} is {known} "
                                                  f"(the lab has {', '.join(MODULES)})")
-    return CourierSettings(imap=imap, pop3=pop3, authmodulelist=modules,
-                           env={k: dict(v) for k, v in env.items()})
 
 
 def _service(protocol: str, env: Mapping[str, str], where: Mapping[str, tuple[str, int]]

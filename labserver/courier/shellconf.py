@@ -30,7 +30,7 @@ class CourierConfigError(Exception):
     """A Courier configuration file could not be read; names the file and line."""
 
     def __init__(self, path: str, line: int, message: str) -> None:
-        super().__init__(f"{path} line {line}: {message}")
+        super().__init__(f"{path} line {line}: {message}" if line else message)
         self.path, self.line, self.message = path, line, message
 
 
