@@ -4,10 +4,12 @@
 as doveconf does; ``labserver.cli`` is the ``labserver`` command.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
 
 
-def load_ipython_extension(ipython) -> None:  # noqa: ANN001
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext labserver``: the course's magics (imported here, so that
     ``import labserver`` never needs IPython)."""
     from .jupyter.magics import load_ipython_extension as load

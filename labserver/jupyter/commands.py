@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import io
 import posixpath
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
@@ -49,31 +50,31 @@ class Output:
         return text
 
 
-@dataclass
 class _Capture:
     """Two streams writing into one ordered buffer, remembering which was stderr."""
 
-    chunks: list[tuple[bool, str]] = field(default_factory=list)
-
-    def stream(self, is_err: bool) -> _Stream:
-        return _Stream(self, is_err)
+    def __init__(self) -> None:
+        self.chunks: list[tuple[bool, str]] = []
+        self.out, self.err = _Stream(self, False), _Stream(self, True)
 
     def output(self, code: int) -> Output:
         return Output("".join(t for _, t in self.chunks), code,
                       "".join(t for e, t in self.chunks if e))
 
 
-@dataclass
-class _Stream:
-    capture: _Capture
-    is_err: bool
+class _Stream(io.TextIOBase):
+    """A text stream (not a terminal) whose writes land in a ``_Capture``."""
+
+    def __init__(self, capture: _Capture, is_err: bool) -> None:
+        super().__init__()
+        self.capture, self.is_err = capture, is_err
+
+    def writable(self) -> bool:
+        return True
 
     def write(self, text: str) -> int:
         self.capture.chunks.append((self.is_err, text))
         return len(text)
-
-    def flush(self) -> None:
-        return None
 
 
 class _NoTerminal(Exception):
@@ -84,13 +85,13 @@ def _no_terminal(prompt: str = "Password: ", stream: object = None) -> str:
     raise _NoTerminal(prompt.strip())
 
 
-def _captured(func, *args: object) -> Output:  # noqa: ANN001
+def _captured(func: Callable[[list[str]], int | None], argv: list[str]) -> Output:
     capture = _Capture()
-    out, err = capture.stream(False), capture.stream(True)
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+    err = capture.err
+    with contextlib.redirect_stdout(capture.out), contextlib.redirect_stderr(err), \
             mock.patch.object(getpass, "getpass", _no_terminal):
         try:
-            code = int(func(*args) or 0)
+            code = int(func(argv) or 0)
         except SystemExit as exc:  # argparse: -h, or a bad option
             code = exc.code if isinstance(exc.code, int) else EX_USAGE
         except _NoTerminal as exc:

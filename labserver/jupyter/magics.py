@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import shlex
 
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
@@ -101,6 +102,6 @@ def _split(line: str) -> list[str]:
         return line.split()
 
 
-def load_ipython_extension(ipython) -> None:  # noqa: ANN001
+def load_ipython_extension(ipython: InteractiveShell) -> None:
     """``%load_ext labserver``: register the magics."""
     ipython.register_magics(LabMagics)
