@@ -100,7 +100,9 @@ def open_storage(config: Any, user: str, home: str | None = None,
                                   resolver=resolver)
         storage = storage_for_location(location, resolver, namespace, user)
     except LocationError as e:
-        raise StorageError(str(e), "SERVERBUG") from None
+        # Dovecot's namespace code adds the reason when no location was given at all.
+        reason = f"mail_location not set and autodetection failed: {e}" if not text else str(e)
+        raise StorageError(reason, "SERVERBUG") from None
     if create:
         storage.ensure_inbox()
         storage.autocreate()
