@@ -60,6 +60,7 @@ IMAP_REPLIES = {
     "OK Logout completed.": "OK LOGOUT completed",
     "BYE Logging out": "BYE Courier-IMAP server shutting down",
     "OK Logged in": "OK LOGIN Ok.",
+    "NO [AUTHENTICATIONFAILED] Authentication failed.": "NO Login failed.",
     "OK Namespace completed.": "OK NAMESPACE completed.",
     "OK List completed.": "OK LIST completed",
     "OK Lsub completed.": "OK LSUB completed",
@@ -85,6 +86,7 @@ IMAP_REPLIES = {
 POP3_REPLIES = {
     "USER +OK": "+OK Password required.",
     "PASS +OK Logged in.": "+OK logged in.",
+    "-ERR [AUTH] Authentication failed.": "-ERR Login failed.",
     "-ERR No username given.": "-ERR USER/PASS required.",
     "QUIT +OK Logging out": "+OK Better luck next time.",
     "+OK Logging out.": "+OK Bye-bye.",
