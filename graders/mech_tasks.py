@@ -32,7 +32,9 @@ from . import probe
 from .pam_tasks import fresh_source, imap_login, pop3_login
 from .verdict import Verdict
 
-SEE = "03-mechanisms"
+SEE = "03-mechanisms: What the passdb must store"
+SEE_TLS = "03-mechanisms: What TLS changes"
+SEE_CLIENT = "03-mechanisms: Challenge-response mechanisms"
 CHALLENGE_RESPONSE = ("CRAM-MD5", "DIGEST-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256")
 
 
@@ -287,7 +289,7 @@ def plaintext_only_with_tls(submission: probe.Submission, *, engine: str = "lab"
     user, password = probe.fresh_user()
     parts: list[tuple[bool, str, str]] = []
     shown: list[str] = []
-    with probe.lab_for(task, submission, engine=engine, start=False, see=SEE) as lab:
+    with probe.lab_for(task, submission, engine=engine, start=False, see=SEE_TLS) as lab:
         start_with_user(task, lab, user, password)
         names = {spec.name for spec, _ in lab.listeners()}
         if "imap" in names:
@@ -334,7 +336,7 @@ def plaintext_only_with_tls(submission: probe.Submission, *, engine: str = "lab"
         if not parts:
             parts.append((False, "an IMAP or POP3 listener", "none is open"))
         evidence = tuple(shown) + probe.evidence(lab, "Login", last=4)
-    return probe.judge(task, parts, see=SEE, evidence=evidence, hint=(
+    return probe.judge(task, parts, see=SEE_TLS, evidence=evidence, hint=(
         "TLS must be on (ssl = yes or required, with ssl_cert and ssl_key) and "
         "disable_plaintext_auth = yes (the default): then PLAIN and LOGIN wait for TLS."))
 
@@ -380,14 +382,14 @@ def cram_md5_client(submission: ClientFunction, *, engine: str = "lab") -> Verdi
     def answer(challenge: bytes) -> bytes:
         return _call(submission, user, password, challenge.decode()).encode()
 
-    with probe.lab_for(task, CRAM_CONFIG, engine=engine, start=False, see=SEE) as lab:
+    with probe.lab_for(task, CRAM_CONFIG, engine=engine, start=False, see=SEE_CLIENT) as lab:
         start_with_user(task, lab, user, password)
         ok, said = imap_sasl(lab, "CRAM-MD5", answer)
         parts.append((ok, "with it, IMAP AUTHENTICATE CRAM-MD5 logs in", said))
         ok, said = pop3_sasl(lab, "CRAM-MD5", answer)
         parts.append((ok, "with it, POP3 AUTH CRAM-MD5 logs in", said))
         evidence = probe.evidence(lab, "CRAM-MD5", last=4)
-    return probe.judge(task, parts, see=SEE, evidence=evidence, hint=(
+    return probe.judge(task, parts, see=SEE_CLIENT, evidence=evidence, hint=(
         "RFC 2195: the user name, one space, then the HMAC-MD5 of the challenge keyed "
         "with the password, as 32 lower-case hex digits. Return that text; the client "
         "base64-encodes it."))

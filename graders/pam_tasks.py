@@ -29,7 +29,8 @@ from labserver.service.lab import Lab
 from . import probe
 from .verdict import Verdict
 
-SEE = "02-pam-auth"
+SEE = "02-pam-auth: Stacks that fail"
+SEE_PASSDB = "02-pam-auth: Password databases"
 PAM_FILE = "/etc/pam.d/dovecot"
 ALLOW_FILE = "/etc/dovecot/allowed-users"
 
@@ -305,7 +306,7 @@ def pam_passdb(submission: probe.Submission, *, per_protocol: bool = False) -> V
         })
     parts: list[tuple[bool, str, str]] = []
     subject = f"Mail for {good.name} {secrets.token_hex(4)}"
-    with probe.lab_for(task, submission, files=files, see=SEE) as lab:
+    with probe.lab_for(task, submission, files=files, see=SEE_PASSDB) as lab:
         with contextlib.suppress(Exception):
             lab.deliver(good.name, f"Subject: {subject}\r\n\r\nhello\r\n",
                         home=f"/home/{good.name}")
@@ -338,7 +339,7 @@ def pam_passdb(submission: probe.Submission, *, per_protocol: bool = False) -> V
             "static with home=/home/%u) says where the mail is. "
             + ("'args = %s' (or '*') makes the PAM service name the protocol's."
                if per_protocol else "Without args the PAM service is 'dovecot'."))
-    return probe.judge(task, parts, hint=hint, see=SEE, evidence=evidence)
+    return probe.judge(task, parts, hint=hint, see=SEE_PASSDB, evidence=evidence)
 
 
 def _listed_stack(path: str) -> str:
