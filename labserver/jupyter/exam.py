@@ -18,7 +18,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .quiz import TOPICS, Question, QuestionCard, grade, load_bank
+from .quiz import OBJECTIVES, TOPICS, Question, QuestionCard, grade, load_bank
 
 EXAM_CSS = {
     "exam": "mal-exam",
@@ -33,11 +33,13 @@ class ExamOver(Exception):
 
 
 def draw_exam(bank: Sequence[Question], count: int = 20, seed: int | None = None,
-              topics: Sequence[str] | None = None) -> list[Question]:
+              topics: Sequence[str] | None = None, objective: str | None = None
+              ) -> list[Question]:
     """``count`` different questions spread evenly across ``topics`` (all by default).
 
     Topics take turns, in a shuffled order, so no topic gets two questions more than
     another while it still has questions left; the result is shuffled. Seedable.
+    ``objective`` ("official" or "depth") keeps only questions of that kind.
     """
     if count < 1:
         raise ValueError("count must be at least 1")
@@ -45,8 +47,11 @@ def draw_exam(bank: Sequence[Question], count: int = 20, seed: int | None = None
     unknown = [t for t in wanted if t not in TOPICS]
     if unknown:
         raise ValueError(f"unknown topics: {', '.join(unknown)}")
+    if objective not in (None, *OBJECTIVES):
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
     rng = random.Random(seed)
-    pools = {t: [q for q in bank if q.topic == t] for t in wanted}
+    pools = {t: [q for q in bank if q.topic == t and objective in (None, q.objective)]
+             for t in wanted}
     for pool in pools.values():
         rng.shuffle(pool)
     order = [t for t in wanted if pools[t]]
@@ -251,9 +256,11 @@ def render_result(result: ExamResult) -> str:
 
 
 def practice_exam(count: int = 20, minutes: float | None = None, seed: int | None = None,
-                  topics: Sequence[str] | None = None) -> PracticeExam:
-    """A practice exam of ``count`` questions across topics, timed when ``minutes`` is given."""
-    questions = draw_exam(load_bank(), count, seed=seed, topics=topics)
+                  topics: Sequence[str] | None = None, objective: str | None = None
+                  ) -> PracticeExam:
+    """A practice exam of ``count`` questions across topics, timed when ``minutes`` is given
+    (``objective="official"``: only questions on LPI's own objective text)."""
+    questions = draw_exam(load_bank(), count, seed=seed, topics=topics, objective=objective)
     limit = None if minutes is None else minutes * 60.0
     return PracticeExam(ExamSession(questions, time_limit=limit))
 

@@ -162,7 +162,7 @@ def _headings(notebook: str) -> set[str]:
     return {m.group(1).strip() for m in re.finditer(r"^#+\s+(.+)$", text, re.M)}
 
 
-@pytest.mark.parametrize("notebook", ["00-start-here"])
+@pytest.mark.parametrize("notebook", ["00-start-here", "09-exam-practice"])
 def test_see_pointers_name_real_sections(notebook: str) -> None:
     """Where a pointer leads into a notebook this bank's pages rely on, the section exists."""
     headings = _headings(notebook)

@@ -59,6 +59,14 @@ def test_draw_of_chosen_topics_and_more_than_there_are() -> None:
         draw_exam(BANK, 0)
 
 
+def test_draw_by_objective() -> None:
+    official = draw_exam(BANK, 1000, seed=1, objective="official")
+    assert official and all(q.objective == "official" for q in official)
+    assert len(official) == sum(q.objective == "official" for q in BANK)
+    with pytest.raises(ValueError, match="objective"):
+        draw_exam(BANK, 5, objective="bonus")
+
+
 def test_a_small_topic_runs_out_and_the_others_fill_in() -> None:
     small = [q for q in BANK if q.topic == "09-exam-practice"]
     picked = draw_exam(BANK, 3 * len(small), seed=3, topics=["09-exam-practice", "02-pam-auth"])
@@ -177,6 +185,8 @@ def test_practice_exam_builds_a_timed_exam() -> None:
     exam = practice_exam(count=5, minutes=1, seed=3)
     assert len(exam.cards) == 5 and exam.ticker.max == 61
     assert practice_exam(count=3, seed=3).session.time_limit is None
+    assert all(c.question.objective == "depth"
+               for c in practice_exam(count=6, seed=1, objective="depth").cards)
 
 
 def test_rendered_result_escapes_and_praises() -> None:
