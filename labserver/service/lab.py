@@ -130,7 +130,10 @@ class Lab:
     def add_user(self, user: str, password: str, *, scheme: str = "SHA512-CRYPT",
                  home: str | None = None, extra: str = "", path: str = USERS_PATH) -> str:
         """Add (or replace) a user in a passwd-file; returns the stored hash."""
-        if ":" in user or "\n" in user or "/" in user or not user:
+        # A passwd-file line cannot hold ':' or a line break, and the home directory is
+        # made from the name: no '/', no NUL or other control character, no '.' or '..'.
+        if (not user or user in (".", "..") or any(c in ":/" for c in user)
+                or any(ord(c) < 0x20 or c == "\x7f" for c in user)):
             raise LabError(f"invalid user name: {user!r}")
         stored = schemes.generate(password, scheme, user=user)
         home = home or f"/home/{user}"
@@ -139,12 +142,16 @@ class Lab:
         uid = os.getuid() or 65534
         gid = os.getgid() or 65534
         line = f"{user}:{stored}:{uid}:{gid}::{home}::{extra}".rstrip(":")
+        # The home first: a name the file system refuses (too long) leaves no user behind.
+        try:
+            self.path(home).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LabError(f"cannot make the home directory {home}: {exc.strerror}") from None
         real = self.path(path)
         real.parent.mkdir(parents=True, exist_ok=True)
         lines = real.read_text().splitlines() if real.exists() else []
         lines = [x for x in lines if x.split(":", 1)[0] != user] + [line]
         real.write_text("\n".join(lines) + "\n")
-        self.path(home).mkdir(parents=True, exist_ok=True)
         if self._dovecot is not None:
             self._dovecot.sync_users()
             self._dovecot.fix_user(user)
