@@ -331,6 +331,13 @@ def v_doveconf_stderr_has(expr: dict[str, Any]) -> bool:
     return expr["text"] in _lab_doveconf(expr, "-n")[2]
 
 
+def v_shipped_setting(expr: dict[str, Any]) -> str:
+    """A value as Debian's packaged file sets it, read through the lab's doveconf."""
+    require_program("doveconf", "dovecot-core")
+    text = Path(expr["file"]).read_text(encoding="utf-8")
+    return v_doveconf_value({"config": text, "name": expr["name"]})
+
+
 def v_location(expr: dict[str, Any]) -> Any:
     location = parse_location(expr["location"], user=expr["user"], home=expr["home"] or None)
     return getattr(location, expr["field"])
