@@ -59,6 +59,7 @@ IMAP_REPLIES = {
     "OK NOOP completed.": "OK NOOP completed",
     "OK Logout completed.": "OK LOGOUT completed",
     "BYE Logging out": "BYE Courier-IMAP server shutting down",
+    "OK Begin TLS negotiation now.": "OK Begin SSL/TLS negotiation now.",
     "OK Logged in": "OK LOGIN Ok.",
     "NO [AUTHENTICATIONFAILED] Authentication failed.": "NO Login failed.",
     "OK Namespace completed.": "OK NAMESPACE completed.",
@@ -84,6 +85,7 @@ IMAP_REPLIES = {
 
 # Dovecot's reply -> Courier's POP3 server's; "CMD reply" keys apply to that command.
 POP3_REPLIES = {
+    "+OK Begin TLS negotiation now.": "+OK Begin SSL/TLS negotiation now.",
     "USER +OK": "+OK Password required.",
     "PASS +OK Logged in.": "+OK logged in.",
     "-ERR [AUTH] Authentication failed.": "-ERR Login failed.",

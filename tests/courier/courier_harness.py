@@ -15,6 +15,7 @@ detaches) by PID, found by the namespace's identity in ``/proc``.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -27,6 +28,11 @@ from pathlib import Path
 PACKAGES = ("courier-imap", "courier-pop", "courier-base", "courier-authdaemon",
             "courier-authlib", "courier-authlib-userdb", "libcourier-unicode4", "libidn12",
             "libltdl7", "libpcre3", "libgdbm6", "libgamin0", "gamin")
+
+
+# The uid and gid of the namespace's "courier" account: nobody's, so that no id of the
+# real system gains anything.
+COURIER_ID = 65534
 
 
 class CourierUnavailable(Exception):
@@ -67,6 +73,13 @@ mount -t overlay overlay -o lowerdir=$T/etc:/etc /etc
 mount --bind $W/etc/courier /etc/courier
 mount -t tmpfs tmpfs /run
 mkdir -p /run/courier/authdaemon
+# The "courier" account that courier-base's postinst would add (couriertls runs as it),
+# in this namespace's copies of passwd and group only.
+cp /etc/passwd $W/passwd; cp /etc/group $W/group
+echo "courier:x:{courier_id}:{courier_id}:Courier:/var/lib/courier:/usr/sbin/nologin" >>$W/passwd
+echo "courier:x:{courier_id}:" >>$W/group
+mount --bind $W/passwd /etc/passwd
+mount --bind $W/group /etc/group
 export LD_LIBRARY_PATH=/usr/lib:/usr/lib/x86_64-linux-gnu:$T/lib/x86_64-linux-gnu
 (set -a; . /etc/courier/authdaemonrc; exec /usr/lib/courier/courier-authlib/authdaemond) \
     >$W/authdaemond.log 2>&1 &
@@ -99,6 +112,7 @@ class RealCourier:
     tree: Path
     work: Path
     users: dict[str, tuple[str, Path]] = field(default_factory=dict)  # name: (password, home)
+    files: dict[str, bytes] = field(default_factory=dict)  # written into etc/courier
     imap_port: int = 0
     pop3_port: int = 0
     host: str = "127.0.0.1"
@@ -112,6 +126,20 @@ class RealCourier:
         etc = self.etc()
         if not etc.exists():
             shutil.copytree(self.tree / "etc/courier", etc, symlinks=True)
+        for name, data in self.files.items():
+            (etc / name).write_bytes(data)
+            (etc / name).chmod(0o600)
+            # mkcouriercert gives the certificate to the courier account
+            os.chown(etc / name, COURIER_ID, COURIER_ID)
+        # The start scripts make TLS_CACHEFILE (in /var/lib/courier, which this machine
+        # lacks) for the courier account; here it lives in the work directory.
+        for name in ("imapd-ssl", "pop3d-ssl"):
+            cache = self.work / f"{name}.tlscache"
+            cache.touch(mode=0o600)
+            os.chown(cache, COURIER_ID, COURIER_ID)
+            conf = etc / name
+            conf.write_text(re.sub(r"(?m)^TLS_CACHEFILE=.*$", f"TLS_CACHEFILE={cache}",
+                                   conf.read_text()))
         rc = etc / "authdaemonrc"
         rc.write_text(rc.read_text().replace('authmodulelist="authpam"',
                                              'authmodulelist="authuserdb"'))
@@ -127,7 +155,8 @@ class RealCourier:
         script = self.work / "inner.sh"
         script.write_text(INNER.format(tree=shlex.quote(str(self.tree)),
                                        work=shlex.quote(str(self.work)),
-                                       users="\n".join(lines), imap_port=self.imap_port,
+                                       users="\n".join(lines), courier_id=COURIER_ID,
+                                       imap_port=self.imap_port,
                                        pop3_port=self.pop3_port))
         self._proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh",
                                        str(script)], stdin=subprocess.DEVNULL,

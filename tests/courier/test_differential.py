@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import shutil
 import socket
+import ssl
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from labserver.courier.lab import CourierLab
 from labserver.service.lab import Lab
 from tests.courier.conftest import chown_tree, fill_maildir
 from tests.courier.courier_harness import RealCourier
@@ -43,6 +45,11 @@ POP3_SESSION = [
     b"UIDL 2", b"TOP 1 0", b"RETR 2", b"DELE 1", b"LIST 1", b"RSET", b"NOOP", b"LIST 9",
     b"QUIT",
 ]
+IMAP_TLS_SESSION = [b"t1 STARTTLS", b"t2 CAPABILITY", b"t3 LOGIN alice secret",
+                    b"t4 CAPABILITY", b"t5 LOGOUT"]
+POP3_TLS_SESSION = [b"STLS", b"CAPA", b"USER alice", b"PASS secret", b"QUIT"]
+AUTHTEST = [("alice", "secret"), ("alice",), ("-s", "imap", "alice", "secret"),
+            ("alice", "wrong"), ("bob", "x")]
 POP3_MULTILINE = {b"CAPA", b"LIST", b"UIDL", b"TOP", b"RETR"}
 
 
@@ -56,10 +63,20 @@ def _recv_until(sock: socket.socket, done) -> bytes:  # noqa: ANN001 - a predica
     return data
 
 
+def _tls(sock: socket.socket) -> ssl.SSLSocket:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context.wrap_socket(sock)
+
+
 def imap_session(port: int, commands: list[bytes]) -> dict[bytes, list[str]]:
-    """Tag -> the reply lines (untagged and tagged); the greeting under b"*"."""
+    """Tag -> the reply lines (untagged and tagged); the greeting under b"*".
+
+    After a successful STARTTLS the session goes on over TLS."""
     out: dict[bytes, list[str]] = {}
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        sock: socket.socket = raw
         out[b"*"] = _recv_until(sock, lambda d: d.endswith(b"\r\n")).decode().splitlines()
         for line in commands:
             tag = line.split(b" ", 1)[0]
@@ -67,15 +84,20 @@ def imap_session(port: int, commands: list[bytes]) -> dict[bytes, list[str]]:
             reply = _recv_until(sock, lambda d, t=tag: re.search(
                 rb"(^|\r\n)" + re.escape(t) + rb" [^\r\n]*\r\n$", d) is not None)
             out[tag] = reply.decode("utf-8", "replace").splitlines()
+            if line.endswith(b" STARTTLS") and reply.startswith(tag + b" OK"):
+                sock = _tls(sock)
     return out
 
 
 def pop3_session(port: int, commands: list[bytes]) -> list[list[str]]:
-    """The greeting, then each command's reply lines."""
+    """The greeting, then each command's reply lines (over TLS after STLS)."""
     replies = []
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        sock: socket.socket = raw
         replies.append(_recv_until(sock, lambda d: d.endswith(b"\r\n")).decode().splitlines())
         for line in commands:
+            if replies[-1][:1] == ["+OK Begin SSL/TLS negotiation now."]:
+                sock = _tls(sock)
             sock.sendall(line + b"\r\n")
             name = line.split(b" ")[0]
             multi = name in POP3_MULTILINE and (name in (b"TOP", b"RETR", b"CAPA")
@@ -123,7 +145,18 @@ def _run(port_imap: int, port_pop3: int) -> dict[str, object]:
     bad_imap, bad_pop3 = wrong_password(port_imap, port_pop3)
     return {"imap": {k: [normalise(x) for x in v] for k, v in imap.items()},
             "pop3": [[normalise(x) for x in r] for r in pop3],
-            "bad_imap": bad_imap, "bad_pop3": bad_pop3}
+            "bad_imap": bad_imap, "bad_pop3": bad_pop3,
+            "imap_tls": imap_session(port_imap, IMAP_TLS_SESSION),
+            "pop3_tls": pop3_session(port_pop3, POP3_TLS_SESSION)}
+
+
+def _authtest(run) -> list[tuple[int, str, str]]:  # noqa: ANN001 - authtest(*args)
+    out = []
+    for args in AUTHTEST:
+        code, stdout, stderr = run(*args)
+        stdout = re.sub(r"(Home Directory|Encrypted Password): .*", r"\1: X", stdout)
+        out.append((code, stdout, stderr))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -140,16 +173,28 @@ def both(courier_tree: Path, tmp_path_factory: pytest.TempPathFactory
     lab_root = tmp_path_factory.mktemp("courier-lab")
     shutil.copytree(home, lab_root / "home/alice", symlinks=True)
     chown_tree(home, NOBODY, NOBODY)
+    lab = Lab(flavor="courier", root=lab_root, ports="ephemeral")
+    assert isinstance(lab, CourierLab)
+    # Certificates made by the lab's mkimapdcert and mkpop3dcert serve both servers.
+    assert lab.mkimapdcert().returncode == lab.mkpop3dcert().returncode == 0
+    certs = {name: lab.path(f"/etc/courier/{name}").read_bytes()
+             for name in ("imapd.pem", "pop3d.pem")}
     try:
-        with RealCourier(courier_tree, work, users={"alice": ("secret", home)}) as real:
+        with RealCourier(courier_tree, work, users={"alice": ("secret", home)},
+                         files=certs) as real:
             real_replies = _run(real.imap_port, real.pop3_port)
+            real_replies["authtest"] = _authtest(
+                lambda *a: (lambda p: (p.returncode, p.stdout, p.stderr))(real.authtest(*a)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    lab = Lab(flavor="courier", root=lab_root, ports="ephemeral")
     lab.add_user("alice", "secret")
     lab.start()
     try:
         lab_replies = _run(lab.port("imap"), lab.port("pop3"))
+        lab_replies["authtest"] = _authtest(
+            lambda *a: (lambda r: (r.returncode, r.stdout, r.stderr))(
+                lab.authtest(*[x for x in a if x not in ("-s", "imap")],
+                             service="imap" if "-s" in a else "login")))
     finally:
         lab.stop()
     yield real_replies, lab_replies
@@ -218,3 +263,14 @@ def test_wrong_passwords(both) -> None:  # noqa: ANN001
     real, lab = both
     assert lab["bad_imap"] == real["bad_imap"]
     assert lab["bad_pop3"] == real["bad_pop3"]
+
+
+def test_starttls_with_the_labs_certificate(both) -> None:  # noqa: ANN001
+    real, lab = both
+    assert lab["imap_tls"] == real["imap_tls"]
+    assert lab["pop3_tls"] == real["pop3_tls"]
+
+
+def test_authtest(both) -> None:  # noqa: ANN001
+    real, lab = both
+    assert lab["authtest"] == real["authtest"]
