@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import hmac
+from pathlib import Path
 
+import nbformat
 import pytest
 
 import graders
-from graders import mech_tasks
+from graders import mech_tasks, pam_tasks
 from labserver.service.lab import DEFAULT_CONFIG
 from tests.dovecot_harness import dovecot_binary
 
@@ -176,3 +178,14 @@ def test_same_verdict_on_real_dovecot(case: str) -> None:
     lab = graders.check(task, submission, **params)
     real = graders.check(task, submission, engine="dovecot", **params)
     assert (real.passed, real.score) == (lab.passed, lab.score), (lab, real)
+
+
+def test_feedback_points_at_sections_that_exist() -> None:
+    root = Path(__file__).resolve().parents[2] / "notebooks"
+    for see in (pam_tasks.SEE, pam_tasks.SEE_PASSDB, mech_tasks.SEE, mech_tasks.SEE_TLS,
+                mech_tasks.SEE_CLIENT):
+        folder, section = see.split(": ", 1)
+        nb = nbformat.read(root / folder / f"{folder}.ipynb", as_version=4)
+        headings = {line.lstrip("#").strip() for cell in nb.cells if cell.cell_type == "markdown"
+                    for line in cell.source.splitlines() if line.startswith("## ")}
+        assert section in headings, (see, headings)
