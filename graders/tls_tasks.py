@@ -55,7 +55,7 @@ FLOOR_ORDER = ["SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 DEBIAN_DH = Path("/usr/share/dovecot/dh.pem")
 
 
-# -- shared helpers -------------------------------------------------------------------------
+# -- shared pieces --------------------------------------------------------------------------
 
 @lru_cache(maxsize=1)
 def dh_parameters() -> str:

@@ -59,31 +59,40 @@ class Handshake:
             return f"{self.listener}: {self.agreed_version} with {self.cipher}{kx}"
         text = f"{self.listener}: handshake failed; the client saw {self.client_error}"
         if self.server_log:
-            text += f"\nDovecot logged: {self.server_log}"
+            text += "\nDovecot logged:\n" + "\n".join(
+                f"  {line}" for line in self.server_log.splitlines())
         return text
 
 
-def _target(lab: Lab, listener: str) -> tuple[str, int, str | None]:
-    """(host, port, STARTTLS protocol or None) for a listener name; ``imap`` and ``pop3``
-    mean STARTTLS/STLS on the plaintext listener."""
+def _target(lab: Lab, listener: str) -> tuple[str, int, str | None, str]:
+    """(host, port, STARTTLS protocol or None, login service) for a listener name; ``imap``
+    and ``pop3`` mean STARTTLS/STLS on the plaintext listener."""
     for spec, port in lab.listeners():
         if spec.name == listener:
             host = "127.0.0.1" if spec.address in ("0.0.0.0", "*", "") else spec.address
             if host in ("::", "[::]"):
                 host = "::1"
-            return host, port, None if spec.ssl else STARTTLS.get(spec.protocol)
+            return (host, port, None if spec.ssl else STARTTLS.get(spec.protocol),
+                    spec.service)
     open_ = ", ".join(s.name for s, _ in lab.listeners()) or "none"
     raise LabError(f"no listener named {listener!r} is open (open: {open_})")
 
 
-def server_log_line(lab: Lab, contains: str, after: int, wait: float = 1.0) -> str:
-    """The first log line containing ``contains`` among lines after index ``after``,
-    waiting briefly: a login process logs a failed handshake just after the client saw it."""
+TLS_WORDS = ("SSL", "ssl_", "Diffie-Hellman")
+FINAL_WORDS = ("SSL_accept", "Failed to initialize SSL")
+
+
+def tls_log_lines(lab: Lab, service: str, after: int, wait: float = 1.0) -> list[str]:
+    """A login service's TLS log lines after index ``after``, waiting briefly for the final
+    one: a login process logs a failed handshake just after the client saw it fail (and an
+    error such as missing DH parameters just before)."""
     deadline = time.monotonic() + wait
     while True:
-        lines = [line for line in lab.logs()[after:] if contains in line]
-        if lines or time.monotonic() >= deadline:
-            return lines[0] if lines else ""
+        lines = [line for line in lab.logs()[after:]
+                 if f"{service}: " in line and any(w in line for w in TLS_WORDS)]
+        if any(w in line for line in lines for w in FINAL_WORDS) or (
+                time.monotonic() >= deadline):
+            return lines
         time.sleep(0.05)
 
 
@@ -95,7 +104,7 @@ def handshake(lab: Lab, listener: str = "imaps", *, version: str = "TLSv1.2",
     OpenSSL cipher string or a list) or ``suites`` (TLS 1.3)."""
     if version not in VERSIONS:
         raise ValueError(f"version must be one of {', '.join(VERSIONS)}")
-    host, port, starttls = _target(lab, listener)
+    host, port, starttls, service = _target(lab, listener)
     cipher_text = ":".join(ciphers) if isinstance(ciphers, list | tuple) else ciphers
     suite_text = ":".join(suites) if isinstance(suites, list | tuple) else suites
     offered = tuple((suite_text or "TLS 1.3 defaults").split(":")) if version == "TLSv1.3" \
@@ -111,12 +120,12 @@ def handshake(lab: Lab, listener: str = "imaps", *, version: str = "TLSv1.2",
         kx = f"{got.kx[0]} {got.kx[1]} bits" if got.kx else ""
         return Handshake(listener, version, offered, True, got.cipher, got.version, kx)
     return Handshake(listener, version, offered, False, client_error=got.error,
-                     server_log=server_log_line(lab, "SSL", before))
+                     server_log="\n".join(tls_log_lines(lab, service, before)))
 
 
 def scan_listener(lab: Lab, listener: str = "imaps", timeout: float = TIMEOUT) -> ScanReport:
     """The lab's TLS scanner on one listener (STARTTLS for ``imap``/``pop3``)."""
-    host, port, starttls = _target(lab, listener)
+    host, port, starttls, _ = _target(lab, listener)
     return scan(host, port, starttls=starttls, timeout=timeout, source=REMOTE)
 
 

@@ -1,4 +1,4 @@
-"""The TLS notebook helpers: matrices from scans, comparisons, real handshakes on a lab."""
+"""The TLS notebook tools: matrices from scans, comparisons, real handshakes on a lab."""
 
 from __future__ import annotations
 
@@ -108,3 +108,11 @@ def test_the_widget_scans_keeps_and_compares(lab: Lab) -> None:
     stopped = tls.CipherMatrix(Lab(TLS, ports="ephemeral"))
     assert stopped.scan() is None and "Cannot scan" in stopped.html.value
     stopped.lab.cleanup()
+
+
+def test_a_failure_shows_each_tls_line_the_login_process_wrote() -> None:
+    dhe_only = TLS + "ssl_cipher_list = DHE-RSA-AES256-GCM-SHA384\n"
+    with probe.lab_for("jupyter-tls", dhe_only) as running:
+        bad = tls.handshake(running, "imaps")
+    assert "no DH parameters provided" in bad.server_log
+    assert "SSL_accept() failed" in bad.server_log.splitlines()[-1]
