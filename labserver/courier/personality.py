@@ -81,6 +81,10 @@ IMAP_REPLIES = {
     "OK Close completed.": "OK mailbox closed.",
     "OK Enabled.": "OK Options enabled",
     "OK [COPYUID {} {} {}] Copy completed.": "OK [COPYUID {} {} {}] COPY completed.",
+    "BAD Error in IMAP command received by server.":
+        "NO Error in IMAP command received by server.",
+    "BAD Error in IMAP command {}: Unknown command.":
+        "NO Error in IMAP command received by server.",
 }
 
 # Dovecot's reply -> Courier's POP3 server's; "CMD reply" keys apply to that command.

@@ -173,6 +173,9 @@ LOGGEROPTS=""
 """,
 }
 
+# TLS_PROTOCOL values of Courier's OpenSSL build that name a lowest version.
+TLS_PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
 # Sourcing order of each start script (the later file sees the earlier one's values).
 ORDER = {"imap": ("imapd", "imapd-ssl"), "pop3": ("pop3d", "pop3d-ssl"),
          "auth": ("authdaemonrc",)}
@@ -292,6 +295,10 @@ def _service(protocol: str, env: Mapping[str, str], where: Mapping[str, tuple[st
             return False
         raise fail(name, f"expected {yes} or {no}, not {text!r}")
 
+    tls_protocol = env.get("TLS_PROTOCOL", "")
+    if tls_protocol and tls_protocol.rstrip("+") not in TLS_PROTOCOLS:
+        raise fail("TLS_PROTOCOL", f"unknown protocol {tls_protocol!r} (the lab knows "
+                                   f"{', '.join(TLS_PROTOCOLS)}, each optionally with +)")
     maildirpath = env.get("MAILDIRPATH", "Maildir")
     if not maildirpath or ".." in maildirpath.split("/"):
         raise fail("MAILDIRPATH", f"not a usable maildir path: {maildirpath!r}")
@@ -308,7 +315,7 @@ def _service(protocol: str, env: Mapping[str, str], where: Mapping[str, tuple[st
         ssl_start=flag(ssl_start), ssl_address=env.get("SSLADDRESS", "0"),
         ssl_port=port("SSLPORT", ports[1]), starttls=flag(starttls),
         tls_required=flag(required, "1", "0"), tls_certfile=env.get("TLS_CERTFILE", ""),
-        tls_protocol=env.get("TLS_PROTOCOL", ""),
+        tls_protocol=tls_protocol,
         tls_cipher_list=env.get("TLS_CIPHER_LIST", ""), maildirpath=maildirpath,
         capability=env.get("IMAP_CAPABILITY", ""),
         capability_tls=env.get("IMAP_CAPABILITY_TLS", ""),

@@ -81,6 +81,9 @@ def test_shipped_defaults(tmp_path: Path) -> None:
      "/etc/courier/imapd line 2: IMAPDSTART: expected YES or NO, not 'maybe'"),
     ("imapd-ssl", "IMAP_TLS_REQUIRED=yes",
      "/etc/courier/imapd-ssl line 2: IMAP_TLS_REQUIRED: expected 1 or 0, not 'yes'"),
+    ("imapd-ssl", "TLS_PROTOCOL=SSL3",
+     "/etc/courier/imapd-ssl line 2: TLS_PROTOCOL: unknown protocol 'SSL3' (the lab knows "
+     "TLSv1, TLSv1.1, TLSv1.2, TLSv1.3, each optionally with +)"),
     # pop3d-ssl is read after pop3d, so its MAILDIRPATH is the one that counts.
     ("pop3d-ssl", "MAILDIRPATH=../x",
      "/etc/courier/pop3d-ssl line 2: MAILDIRPATH: not a usable maildir path: '../x'"),
