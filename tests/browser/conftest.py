@@ -1,0 +1,73 @@
+"""Fixtures for the browser tests: the course served by `make start`, and Debian's Chromium.
+
+Playwright drives the Chromium that Debian packages (`apt-get install chromium`); it never
+downloads a browser of its own. Without Chromium the tests skip with a message, except in
+CI (CI set), where `.ci/run` installs it and a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.browser.lab import MakeStartLab, copy_course
+from tests.tools import require_program
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots and the server log go (ignored by git); printed for the reader."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    print(f"browser test artifacts: {ARTIFACTS}")
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_course(tmp_path_factory.mktemp("course"))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    return require_program("chromium", "chromium")
+
+
+@pytest.fixture(scope="module")
+def lab(chromium: str, course: Path, artifacts: Path) -> Iterator[MakeStartLab]:
+    """The course served by `make start` (requested after Chromium, so a machine without
+    the browser skips before starting a server for nothing)."""
+    server = MakeStartLab(course, artifacts / "jupyterlab.log", token=secrets.token_hex(16))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(chromium: str, lab: MakeStartLab,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    """One tab of Chromium with a fresh, empty profile."""
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=chromium, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
+        try:
+            tab = context.pages[0] if context.pages else context.new_page()
+            tab.set_default_timeout(60_000)
+            yield tab
+        finally:
+            context.close()

@@ -1,0 +1,210 @@
+"""The course as a learner and an instructor see it, in a real browser.
+
+`make start` serves a copy of the course; Chromium opens the start page and a topic
+notebook, runs every cell through JupyterLab's Run menu, and checks the page itself:
+every code cell got an execution count, no cell shows an error, the widgets rendered,
+and a quiz's Check button answers with feedback. The instructor's formgrader lists the
+assignments. Screenshots of each step go to tests/browser/artifacts/.
+
+The topic notebook is the first of notebooks/01-* ... 09-* that shows a quiz. Where no
+topic notebook has one yet, a notebook of two quiz questions from the course's bank,
+written into the copy, stands in for it (the test says so in its output), so that the
+widget and quiz checks always run.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+from playwright.sync_api import Page
+
+from tests.browser.lab import MakeStartLab
+
+START_PAGE = "notebooks/00-start-here/00-start-here.ipynb"
+RUN_TIMEOUT_MS = 180_000
+STAND_IN = "quiz-check/quiz-check.ipynb"
+
+
+def assignments(course: Path) -> list[str]:
+    """nbgrader's assignments: the folders of notebooks/ that hold a notebook."""
+    return sorted(p.parent.name for p in (course / "notebooks").glob("*/*.ipynb"))
+
+
+def code_cell_count(path: Path) -> int:
+    return sum(c.cell_type == "code" for c in nbformat.read(path, as_version=4).cells)
+
+
+def quiz_notebook(course: Path) -> str:
+    """The topic notebook to open, relative to the course: one that shows a quiz."""
+    for path in sorted((course / "notebooks").glob("0[1-9]-*/0[1-9]-*.ipynb")):
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
+                         if c.cell_type == "code")
+        if "quiz" in code:
+            return str(path.relative_to(course))
+    stand_in = course / STAND_IN
+    stand_in.parent.mkdir()
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Two questions from the course's bank"),
+        nbformat.v4.new_code_cell("from labserver.jupyter.quiz import Quiz, load_bank"),
+        nbformat.v4.new_code_cell("Quiz(load_bank()[:2], title='Review quiz')"),
+    ]
+    nbformat.write(nb, stand_in)
+    print(f"no topic notebook shows a quiz yet: using {STAND_IN} instead")
+    return STAND_IN
+
+
+def open_notebook(page: Page, lab: MakeStartLab, relative: str) -> None:
+    """Open a notebook by its URL on a fresh workspace (`reset`: the tabs of the last
+    visit stay closed) and wait until it is the current tab, with its kernel ready."""
+    page.goto(f"{lab.url}/lab/tree/{relative}?reset&token={lab.token}")
+    page.wait_for_function(
+        "(path) => window.jupyterapp?.shell.currentWidget?.context?.path === path",
+        arg=relative, timeout=RUN_TIMEOUT_MS)
+    wait_kernel_idle(page)
+
+
+def wait_kernel_idle(page: Page) -> None:
+    """The current notebook's kernel is connected and idle, and the toolbar says so."""
+    page.wait_for_function(
+        """() => {
+            const kernel = window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel;
+            return kernel?.connectionStatus === 'connected' && kernel.status === 'idle';
+        }""", timeout=RUN_TIMEOUT_MS)
+    page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator"
+                 "[data-status='idle']").wait_for(timeout=RUN_TIMEOUT_MS)
+
+
+def run_all_cells(page: Page) -> None:
+    """Run > Run All Cells, as a learner would click it."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def wait_all_executed(page: Page, code_cells: int) -> None:
+    """Wait until every code cell of the visible notebook has a number, or the run has
+    stopped at an error (Run All stops there); then for the kernel to be idle. The
+    caller checks for errors."""
+    page.wait_for_function(
+        """(n) => {
+            const prompts = [...document.querySelectorAll(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
+                .map(p => p.textContent.trim());
+            if (prompts.includes('[*]:')) return false;
+            const done = prompts.length === n && prompts.every(p => /^\\[\\d+\\]:$/.test(p));
+            const failed = [...window.jupyterapp.shell.currentWidget.content.model.cells]
+                .some(c => c.type === 'code' && [...Array(c.outputs.length).keys()]
+                    .some(i => c.outputs.get(i).type === 'error'));
+            return done || failed;
+        }""", arg=code_cells, timeout=RUN_TIMEOUT_MS)
+    wait_kernel_idle(page)
+
+
+def executed_prompts(page: Page) -> int:
+    """How many code cells of the visible notebook carry an execution count (also those
+    whose input is collapsed, such as a hidden-tests cell)."""
+    prompts = page.locator(".jp-NotebookPanel:visible .jp-CodeCell .jp-InputPrompt")
+    texts = prompts.evaluate_all("(nodes) => nodes.map(n => n.textContent.trim())")
+    return sum(bool(re.fullmatch(r"\[\d+\]:", text)) for text in texts)
+
+
+def notebook_errors(page: Page) -> list[str]:
+    """The error outputs of the current notebook (its model), and any traceback shown."""
+    errors = page.evaluate("""() => {
+        const errors = [];
+        for (const cell of window.jupyterapp.shell.currentWidget.content.model.cells) {
+            if (cell.type !== 'code') continue;
+            for (let i = 0; i < cell.outputs.length; i++) {
+                const output = cell.outputs.get(i).toJSON();
+                if (output.output_type === 'error') errors.push(
+                    `${output.ename}: ${output.evalue}`);
+            }
+        }
+        return errors;
+    }""")
+    shown = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output",
+                         has_text="Traceback (most recent call last)").all_inner_texts()
+    return errors + [text[-400:] for text in shown]
+
+
+def test_start_page_opens_and_runs_in_the_browser(
+        page: Page, lab: MakeStartLab, course: Path, artifacts: Path) -> None:
+    # The address the server prints (its root, with the token) leads to the start page.
+    page.goto(f"{lab.url}/?token={lab.token}")
+    page.locator(".jp-NotebookPanel:visible h1", has_text="start here").wait_for()
+    assert "00-start-here.ipynb" in page.url
+    wait_kernel_idle(page)
+    page.screenshot(path=artifacts / "01-start-page-opened.png")
+
+    run_all_cells(page)
+    wait_all_executed(page, code_cell_count(course / START_PAGE))
+    assert notebook_errors(page) == []
+    assert executed_prompts(page) == code_cell_count(course / START_PAGE)
+    outputs = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output").all_inner_texts()
+    # The first lab's doveconf output, as the start page promises it.
+    assert any("Obsolete setting" in text for text in outputs), outputs
+    page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output").last \
+        .scroll_into_view_if_needed()
+    page.screenshot(path=artifacts / "02-start-page-after-run-all.png")
+
+
+def test_topic_notebook_widgets_render_and_a_quiz_answers(
+        page: Page, lab: MakeStartLab, course: Path, artifacts: Path) -> None:
+    relative = quiz_notebook(course)
+    open_notebook(page, lab, relative)
+    page.screenshot(path=artifacts / "03-topic-notebook-opened.png")
+    run_all_cells(page)
+    wait_all_executed(page, code_cell_count(course / relative))
+    assert notebook_errors(page) == []
+    assert executed_prompts(page) == code_cell_count(course / relative)
+
+    panel = page.locator(".jp-NotebookPanel:visible")
+    panel.locator(".jupyter-widgets").first.wait_for()
+    card = panel.locator(".mal-quiz-question").first
+    card.scroll_into_view_if_needed()
+    feedback = card.locator(".mal-quiz-feedback")
+
+    score = panel.locator(".mal-quiz-score").first
+    assert panel.locator(".mal-quiz-question").count() >= 1
+    assert re.match(r"Score: 0 of 0 checked", score.inner_text()), score.inner_text()
+    assert feedback.inner_text().strip() == ""
+    choose_an_answer(card)
+    card.locator(".mal-quiz-check").click()
+    page.wait_for_function("(el) => el.textContent.trim().length > 0",
+                           arg=feedback.element_handle())
+    verdict = feedback.inner_text()
+    assert re.match(r"(Correct\.|Not quite\. The answer is: )", verdict), verdict
+    assert "See notebook" in verdict
+    assert re.match(r"Score: [01] of 1 checked", score.inner_text()), score.inner_text()
+    page.screenshot(path=artifacts / "04-topic-notebook-quiz-feedback.png")
+
+
+def choose_an_answer(card) -> None:  # noqa: ANN001 (a Playwright Locator)
+    """Pick the first choice, or type an answer, whatever the question's style."""
+    field = card.locator(".mal-quiz-input")
+    if field.locator("input[type=radio]").count():
+        field.locator("input[type=radio]").first.check()
+    elif field.locator("input[type=checkbox]").count():
+        field.locator("input[type=checkbox]").first.check()
+    else:
+        field.locator("input").first.fill("doveconf -n")
+
+
+def test_formgrader_lists_the_assignments(
+        page: Page, lab: MakeStartLab, course: Path, artifacts: Path) -> None:
+    expected = assignments(course)
+    assert "00-start-here" in expected
+    page.goto(f"{lab.url}/lab?token={lab.token}")
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Nbgrader$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Formgrader$")).click()
+    frame = page.frame_locator("iframe[src*='formgrader']")
+    table = frame.locator("#main-table")
+    for name in expected:
+        table.get_by_text(name, exact=True).wait_for()
+    page.screenshot(path=artifacts / "05-formgrader-assignments.png")
+    listed = table.locator("tr").all_inner_texts()
+    assert all(any(name in row for row in listed) for name in expected), listed
+
