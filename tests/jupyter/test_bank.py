@@ -162,9 +162,11 @@ def _headings(notebook: str) -> set[str]:
     return {m.group(1).strip() for m in re.finditer(r"^#+\s+(.+)$", text, re.M)}
 
 
-@pytest.mark.parametrize("notebook", ["00-start-here", "09-exam-practice"])
+@pytest.mark.parametrize("notebook", NOTEBOOK_FOLDERS)
 def test_see_pointers_name_real_sections(notebook: str) -> None:
-    """Where a pointer leads into a notebook this bank's pages rely on, the section exists."""
+    """Every pointer into a notebook of the course names one of its section headings."""
+    if not (ROOT / "notebooks" / notebook / f"{notebook}.ipynb").exists():
+        pytest.skip(f"{notebook} is not written yet")
     headings = _headings(notebook)
     wanted = {q["see"]["section"] for q in QUESTIONS if q["see"]["notebook"] == notebook}
     assert wanted <= headings, sorted(wanted - headings)
