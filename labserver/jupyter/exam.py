@@ -10,6 +10,7 @@ answer, asks the session whether time is up; once it is, answers lock and the ex
 
 from __future__ import annotations
 
+import html
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .quiz import OBJECTIVES, TOPICS, Question, QuestionCard, grade, load_bank
+from .quiz import OBJECTIVES, TOPICS, Question, QuestionCard, grade, html_text, load_bank
 
 EXAM_CSS = {
     "exam": "mal-exam",
@@ -193,11 +194,14 @@ class PracticeExam(widgets.VBox):
         self.finish_button.on_click(lambda _: self.finish())
         self.result_box = widgets.HTML("")
         self.result_box.add_class(EXAM_CSS["result"])
-        header: list[widgets.Widget] = [widgets.HTML(f"<h3>{title}</h3>"), self.timer]
+        header: list[widgets.Widget] = [widgets.HTML(f"<h3>{html.escape(title)}</h3>"),
+                                        self.timer]
+        self.ticker: widgets.Play | None = None
         if session.time_limit is not None:
-            # Ticks come from the browser, once a second; with no browser, none come.
+            # Ticks come from the browser, once a second, from the moment it shows the
+            # widget; with no browser (a headless run), none come and nothing waits.
             self.ticker = widgets.Play(value=0, min=0, max=int(session.time_limit) + 1,
-                                       interval=1000, show_repeat=False)
+                                       interval=1000, show_repeat=False, playing=True)
             self.ticker.observe(lambda _: self.tick(), names="value")
             header.append(self.ticker)
         super().__init__([*header, *self.cards, self.finish_button, self.result_box])
@@ -229,26 +233,40 @@ class PracticeExam(widgets.VBox):
             self.finish()
 
     def finish(self) -> ExamResult:
-        """Lock every answer, score, and show the score and the review."""
+        """Lock every answer, score, and show the score, each card's verdict and the review.
+
+        A card shows the answer the session recorded: a change made after time ran out
+        is put back, since it was never counted.
+        """
         result = self.session.finish()
         for card in self.cards:
+            recorded = self.session.answers.get(card.question.id)
+            if card.response() != recorded:
+                card.set_response(_blank(card.question) if recorded is None else recorded)
             card.lock()
+            card.show(*grade(card.question, recorded))
+        if self.ticker is not None:
+            self.ticker.playing = False
         self.finish_button.disabled = True
         self.timer.value = self._timer_text() if not result.timed_out else "Time is up."
         self.result_box.value = render_result(result)
         return result
 
 
+def _blank(question: Question) -> Any:
+    """What an untouched card holds, by style."""
+    return {"single": None, "multiple": set(), "fill": ""}[question.style]
+
+
 def render_result(result: ExamResult) -> str:
     """The score and the review of wrong answers as HTML."""
-    import html
     parts = [f"<pre>{html.escape(result.summary())}</pre>"]
     if result.wrong:
         parts.append("<h4>Review</h4><ol>")
         for review in result.wrong:
             q = review.question
-            feedback = "<br>".join(html.escape(x) for x in review.feedback.splitlines())
-            parts.append(f"<li><b>{html.escape(q.question)}</b><br>{feedback}</li>")
+            parts.append(f"<li><b>{html_text(q.question)}</b><br>"
+                         f"{html_text(review.feedback)}</li>")
         parts.append("</ol>")
     else:
         parts.append("<p>Every answer was right.</p>")

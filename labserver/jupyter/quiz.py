@@ -15,10 +15,11 @@ test can press a button and read what came back.
 from __future__ import annotations
 
 import functools
+import html
 import json
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,12 +250,20 @@ def is_correct(question: Question, response: Any) -> bool:
                                for a in question.answer)
 
 
+def _unanswered(response: Any) -> bool:
+    if isinstance(response, str):
+        return response.strip() == ""
+    if isinstance(response, (set, frozenset, list, tuple)):
+        return len(response) == 0
+    return response is None
+
+
 def grade(question: Question, response: Any) -> tuple[bool, str]:
     """Judge a response; the feedback gives the answer, the reason and where to read."""
     correct = is_correct(question, response)
     if correct:
         head = "Correct."
-    elif response is None or response == "" or response == ():
+    elif _unanswered(response):
         head = f"No answer given. The answer is: {question.answer_text()}"
     else:
         head = f"Not quite. The answer is: {question.answer_text()}"
@@ -273,8 +282,8 @@ CSS = {
 }
 
 
-def _html_text(text: str) -> str:
-    import html
+def html_text(text: str) -> str:
+    """Plain text as HTML: escaped, one line per line."""
     return "<br>".join(html.escape(line) for line in text.splitlines())
 
 
@@ -282,11 +291,11 @@ class QuestionCard(widgets.VBox):
     """One question: its text, an input fitting its style, a Check button, feedback."""
 
     def __init__(self, question: Question, number: int, *, check_button: bool = True,
-                 on_check: Any = None) -> None:
+                 on_check: Callable[[], None] | None = None) -> None:
         self.question = question
         self.result: bool | None = None
         self._on_check = on_check
-        label = widgets.HTML(f"<b>{number}.</b> {_html_text(question.question)}"
+        label = widgets.HTML(f"<b>{number}.</b> {html_text(question.question)}"
                              f"<br><i>{question.instruction()}</i>")
         if question.style == "single":
             self.input: widgets.Widget = widgets.RadioButtons(
@@ -335,12 +344,16 @@ class QuestionCard(widgets.VBox):
         else:
             self.input.disabled = True
 
+    def show(self, correct: bool, text: str) -> None:
+        """Show a verdict and its feedback under the question."""
+        self.result = correct
+        colour = "#1b7f3b" if correct else "#b3261e"
+        self.feedback.value = f'<div style="color:{colour}">{html_text(text)}</div>'
+
     def check(self) -> tuple[bool, str]:
         """Grade the current response and show the feedback."""
         correct, text = grade(self.question, self.response())
-        self.result = correct
-        colour = "#1b7f3b" if correct else "#b3261e"
-        self.feedback.value = f'<div style="color:{colour}">{_html_text(text)}</div>'
+        self.show(correct, text)
         if self._on_check is not None:
             self._on_check()
         return correct, text
@@ -357,7 +370,7 @@ class Quiz(widgets.VBox):
         self.score_label.add_class(CSS["score"])
         self.cards = [QuestionCard(q, n, on_check=self._update_score)
                       for n, q in enumerate(self.questions, start=1)]
-        super().__init__([widgets.HTML(f"<h3>{_html_text(title)}</h3>"), *self.cards,
+        super().__init__([widgets.HTML(f"<h3>{html_text(title)}</h3>"), *self.cards,
                           self.score_label])
         self.add_class(CSS["quiz"])
         self._update_score()
@@ -381,6 +394,6 @@ def review_quiz(topic: str, count: int = 5, seed: int | None = None) -> Quiz:
     return Quiz(questions, title=f"Review quiz: {topic}")
 
 
-__all__ = ["BANK_FILE", "BANK_SCHEMA", "CSS", "QUESTION_SCHEMA", "TOPICS", "Pointer",
-           "Question", "QuestionCard", "Quiz", "by_topic", "draw", "grade", "is_correct",
-           "load_bank", "normalise", "read_bank", "review_quiz"]
+__all__ = ["BANK_FILE", "BANK_SCHEMA", "CSS", "OBJECTIVES", "QUESTION_SCHEMA", "STYLES",
+           "TOPICS", "Pointer", "Question", "QuestionCard", "Quiz", "by_topic", "draw", "grade",
+           "html_text", "is_correct", "load_bank", "normalise", "read_bank", "review_quiz"]

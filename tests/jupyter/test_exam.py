@@ -16,7 +16,7 @@ from labserver.jupyter.exam import (
     practice_exam,
     render_result,
 )
-from labserver.jupyter.quiz import TOPICS, load_bank
+from labserver.jupyter.quiz import TOPICS, grade, load_bank
 
 BANK = load_bank()
 
@@ -168,8 +168,11 @@ def test_the_widget_countdown_expires_on_a_tick() -> None:
     assert exam.session.finished and exam.timer.value == "Time is up."
     assert "(time ran out)" in exam.result_box.value
     before = dict(exam.session.answers)
-    exam.cards[0].set_response(_right(exam.cards[0].question))
+    late = exam.cards[0]
+    late.set_response(_right(late.question))
     assert exam.session.answers == before
+    assert exam.ticker.playing is False
+    assert all(card.feedback.value for card in exam.cards)
 
 
 def test_an_answer_after_expiry_without_a_tick_still_locks() -> None:
@@ -177,8 +180,11 @@ def test_an_answer_after_expiry_without_a_tick_still_locks() -> None:
     questions = draw_exam(BANK, 2, seed=6)
     exam = PracticeExam(ExamSession(questions, time_limit=10, clock=clock))
     clock.now += 11
-    exam.cards[0].set_response(_right(exam.cards[0].question))
+    card = exam.cards[0]
+    card.set_response(_right(card.question))
     assert exam.session.finished and exam.session.answers == {}
+    assert not grade(card.question, card.response())[0], "the late answer is not shown"
+    assert "No answer given." in card.feedback.value
 
 
 def test_practice_exam_builds_a_timed_exam() -> None:

@@ -93,6 +93,8 @@ def test_multiple_needs_exactly_the_right_set() -> None:
     assert not is_correct(MULTIPLE, "02")
     assert not is_correct(MULTIPLE, 0)
     assert "PLAIN; LOGIN" in grade(MULTIPLE, {1})[1]
+    assert grade(MULTIPLE, set())[1].startswith("No answer given.")
+    assert grade(FILL, "   ")[1].startswith("No answer given.")
 
 
 def test_fill_compares_normalised_text() -> None:
