@@ -77,7 +77,7 @@ def _makeuserdb(args: argparse.Namespace) -> int:
     try:
         userdb.makeuserdb(_resolver(args))
     except userdb.UserdbError as exc:
-        print(exc)
+        print(exc, file=sys.stderr)
         return 1
     return 0
 

@@ -52,6 +52,9 @@ class CourierLab(Lab):
         if engine != "lab":
             raise LabError("the Courier personality runs on the lab's engines only "
                            "(engine='lab')")
+        if config is not None and not isinstance(config, dict):
+            raise LabError("a Courier lab takes its files as {name: text}, e.g. "
+                           "{'imapd': '...'}; it has no dovecot.conf")
         super().__init__("", root=root, ports=ports, config_path=ENGINES_CONF)
         self.courier: settings.CourierSettings | None = None
         self._warnings: list[str] = []
@@ -134,9 +137,12 @@ class CourierLab(Lab):
     # -- users ---------------------------------------------------------------------
 
     def add_user(self, user: str, password: str, *, scheme: str = "-md5",  # type: ignore[override]
-                 home: str | None = None, extra: str = "", path: str = "") -> str:
+                 home: str | None = None, extra: str = "") -> str:
         """An account in Courier's userdb (``userdb``, ``userdbpw``, ``makeuserdb``) with
-        a maildir made by ``maildirmake``; returns the stored hash."""
+        a maildir made by ``maildirmake``; returns the stored hash.
+
+        ``scheme`` is userdbpw's option (``-md5``, ``""`` for DES crypt, ``-hmac-md5``);
+        ``extra`` adds userdb fields, e.g. ``"mail=/var/mail/alice quota=10000000S"``."""
         if not user or any(c in user for c in ":/\n\t|"):
             raise LabError(f"invalid user name: {user!r}")
         home = home or f"/home/{user}"
@@ -194,7 +200,7 @@ class CourierLab(Lab):
         try:
             userdb.makeuserdb(self.resolver)
         except userdb.UserdbError as exc:
-            return ToolResult(1, f"{exc}\n")
+            return ToolResult(1, "", f"{exc}\n")
         return ToolResult(0, "")
 
     def userdbpw(self, password: str, option: str = "-md5") -> ToolResult:

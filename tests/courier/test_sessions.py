@@ -155,6 +155,11 @@ def test_flavors(tmp_path) -> None:  # noqa: ANN001
         Lab(flavor="cyrus")
     with pytest.raises(LabError, match="engine='lab'"):
         Lab(flavor="courier", root=tmp_path, engine="dovecot")
-    lab = CourierLab(root=tmp_path)
+    with pytest.raises(LabError, match="takes its files as"):
+        Lab("protocols = imap\n", flavor="courier", root=tmp_path)
+    lab = CourierLab({"pop3d": "PORT=1110\n"}, root=tmp_path)
     assert lab.flavor == "courier" and (tmp_path / "etc/courier/imapd").exists()
+    assert lab.read_courier("pop3d") == "PORT=1110\n"
     assert not (tmp_path / "etc/dovecot").exists()
+    with pytest.raises(LabError, match="not one of Courier's files: 'dovecot.conf'"):
+        lab.write_courier("dovecot.conf", "")
