@@ -192,12 +192,13 @@ class ImapConnection:
         return self._take()
 
     def too_many_connections(self, limit: int | None = None) -> bytes:
-        """``mail_max_userip_connections`` reached."""
+        """``mail_max_userip_connections`` reached: Dovecot 2.3.19's imap-login answers the
+        LOGIN/AUTHENTICATE with a tagged ``NO [LIMIT]`` and disconnects."""
         with self._call("too_many_connections"):
             limit = self.settings.mail_max_userip_connections if limit is None else limit
             text = ("Maximum number of connections from user+IP exceeded "
                     f"(mail_max_userip_connections={limit})")
-            self._reply(b"* BYE " + text.encode() + b"\r\n")
+            self.login.reply("NO", text, "LIMIT")
             self._log_login(f"Disconnected: {text}")
             self._close(text)
         return self._take()

@@ -47,7 +47,7 @@ from ._events import (
     SendData,
 )
 from ._logformat import login_log_message, login_values, mail_log_prefix, session_id
-from ._login import OK, TEMPFAIL, Login, format_reply
+from ._login import OK, Login, format_reply
 from ._session import Session
 from ._settings import Pop3Settings
 from ._state import TRANSITIONS, WAITING_FOR_SERVICE, State
@@ -215,12 +215,13 @@ class Pop3Connection:
         return self._take()
 
     def too_many_connections(self, limit: int | None = None) -> bytes:
-        """``mail_max_userip_connections`` reached (login-common anvil check)."""
+        """``mail_max_userip_connections`` reached (login-common anvil check): Dovecot
+        2.3.19's pop3-login answers ``-ERR [IN-USE] ...`` and disconnects."""
         with self._call("too_many_connections"):
             limit = self.settings.mail_max_userip_connections if limit is None else limit
             text = ("Maximum number of connections from user+IP exceeded "
                     f"(mail_max_userip_connections={limit})")
-            self._reply(format_reply(TEMPFAIL, text))
+            self._reply(f"-ERR [IN-USE] {text}\r\n".encode())
             self._log_login(f"Disconnected: {text}")
             self._close(text)
         return self._take()

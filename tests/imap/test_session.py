@@ -317,7 +317,7 @@ def test_too_many_connections_and_timeouts(lab):
     other.receive_data(b"a LOGIN alice secret\r\n")
     assert isinstance(other.next_event(), AuthRequest)
     assert other.too_many_connections(10) == (
-        b"* BYE Maximum number of connections from user+IP exceeded "
+        b"a NO [LIMIT] Maximum number of connections from user+IP exceeded "
         b"(mail_max_userip_connections=10)\r\n")
 
 

@@ -324,7 +324,7 @@ def test_too_many_connections_and_lock_failure():
     conn.receive_data(b"AUTH PLAIN AGEAYg==\r\n")
     conn.next_event()
     assert conn.too_many_connections() == (
-        b"-ERR [SYS/TEMP] Maximum number of connections from user+IP exceeded "
+        b"-ERR [IN-USE] Maximum number of connections from user+IP exceeded "
         b"(mail_max_userip_connections=10)\r\n")
     conn = Pop3Connection(Pop3Settings(pop3_lock_session=True), session_id="S", pid=7)
     conn.start()
