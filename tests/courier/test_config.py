@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from labserver.config.resolve import PathResolver
 from labserver.courier import settings
@@ -158,3 +161,12 @@ def test_what_the_engines_get(tmp_path: Path) -> None:
         "mkimapdcert)",
         "pop3: TLS_CERTFILE /etc/courier/pop3d.pem does not exist: no TLS (make it with "
         "mkpop3dcert)"]
+
+
+@settings_hypothesis(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("AB_=\"'$\\{}` \t\n#x1;")), max_size=60))
+def test_any_text_parses_or_names_its_line(text: str) -> None:
+    try:
+        parse(text, "/etc/courier/imapd")
+    except CourierConfigError as exc:
+        assert exc.path == "/etc/courier/imapd" and 1 <= exc.line <= text.count("\n") + 1
