@@ -300,12 +300,13 @@ def exchange_html(exchange: Exchange) -> str:
     for m in exchange.messages:
         who = {"C": "client", "S": "server", "auth": "auth process"}[m.who]
         detail = html.escape(m.decoded) if m.decoded and m.decoded != m.wire else ""
+        label = "" if m.who == "auth" else "decoded: "
         values = "".join(f"<tr><td></td><td style='padding-left:2em'><b>"
                          f"{html.escape(v.label)}</b> = <code>{html.escape(v.value)}</code>"
                          f"<br><small>{html.escape(v.how)}</small></td></tr>"
                          for v in m.values)
         rows.append(f"<tr><td><b>{who}</b></td><td><code>{html.escape(m.wire)}</code>"
-                    + (f"<br><small>decoded: {detail}</small>" if detail else "")
+                    + (f"<br><small>{label}{detail}</small>" if detail else "")
                     + f"</td></tr>{values}")
     end = f"<p><b>{html.escape(exchange.outcome)}</b></p>" if exchange.outcome else ""
     return f"<table>{''.join(rows)}</table>{end}"

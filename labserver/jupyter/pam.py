@@ -183,10 +183,10 @@ def _lines(kind: str, rules: list[Rule], trace: list[tuple[str, int, object]],
             word = f"jump {action}" if isinstance(action, int) else str(action)
             out.append(LineResult(kind, rule.origin, control, module, Pam(code), word))
             if word in ("die", "done") and rule.sub is None:
-                stopped = f"not run: the stack ended at {rule.origin} ({word})"
+                stopped = f"not run: ended at {rule.origin} ({word})"
         else:
-            why = stopped or ("not run: pam_authenticate() failed first" if not ran
-                              else "not run: skipped by a jump")
+            why = stopped or ("not run: auth failed first" if not ran
+                              else "not run: jumped over")
             out.append(LineResult(kind, rule.origin, control, module, None, why))
     return out
 
@@ -220,22 +220,30 @@ def simulate(stack: str, user: str, password: str, *, files: Mapping[str, str] |
     return run
 
 
+def short_control(control: str) -> str:
+    """A control word fit for a box: the bracket form cut after its first entry."""
+    if control.startswith("[") and len(control) > 12:
+        return control.split()[0] + " …]"
+    return control
+
+
 def flow(run: StackRun, *, title: str = "") -> Drawing:
-    """The stacks as a flow: one box per line, coloured by its result, then the verdict."""
+    """The stacks as a flow: one box per line, coloured by its result, then the verdict.
+
+    A line whose action ends its stack (``die``, ``done``) says so; the lines it cut off
+    are drawn grey with the reason they did not run.
+    """
     steps = []
-    last_run = max((i for i, line in enumerate(run.lines) if line.ran), default=-1)
-    for i, line in enumerate(run.lines):
+    for line in run.lines:
         label = f"{line.kind} {line.module}"
+        control = short_control(line.control)
         if not line.ran:
-            steps.append(Step(label, "skip", line.action, line.control))
+            steps.append(Step(label, "skip", line.action, control))
             continue
         result = "pass" if line.code == Pam.SUCCESS else (
             "ignore" if line.code == Pam.IGNORE else "fail")
-        exit_to = None
-        if line.action in ("die", "done") and i == last_run and i < len(run.lines) - 1:
-            exit_to = f"{line.kind} stack ends here ({line.action})"
-        steps.append(Step(label, result, f"{line.code_name} → {line.action}", line.control,
-                          exit_to))
+        ends = f": {line.kind} stack ends" if line.action in ("die", "done") else ""
+        steps.append(Step(label, result, f"{line.code_name} → {line.action}{ends}", control))
     outcome = ("accepted" if run.admitted else "refused") + f" ({run.user})"
     return flow_diagram(steps, title=title or f"PAM stack for {run.user}", outcome=outcome)
 
@@ -315,4 +323,4 @@ class PamExplorer:
 
 
 __all__ = ["ACCOUNTS", "STACKS", "Account", "LineResult", "PamExplorer", "StackRun", "flow",
-           "simulate", "table_html", "world_files"]
+           "short_control", "simulate", "table_html", "world_files"]

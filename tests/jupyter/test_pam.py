@@ -40,10 +40,10 @@ def test_each_line_says_what_it_returned_and_what_its_control_did() -> None:
     assert [(x.origin, x.code, x.action) for x in auth] == [
         ("common-auth:1", Pam.USER_UNKNOWN, "ignore"),
         ("common-auth:2", Pam.AUTH_ERR, "die"),
-        ("common-auth:3", None, "not run: the stack ended at common-auth:2 (die)")]
+        ("common-auth:3", None, "not run: ended at common-auth:2 (die)")]
     assert auth[0].control == "[success=1 default=ignore]" and auth[0].module == (
         "pam_unix.so nullok")
-    assert all(not x.ran and "pam_authenticate() failed first" in x.action
+    assert all(not x.ran and "auth failed first" in x.action
                for x in run.lines if x.kind == "account")
     assert run.verdict == "refused by pam_authenticate(): Authentication failure"
 
@@ -52,14 +52,14 @@ def test_a_jump_skips_lines() -> None:
     run = pam.simulate(pam.STACKS["Debian's stock file"], "alice", "wonderland")
     actions = [(x.origin, x.action) for x in run.lines]
     assert ("common-auth:1", "jump 1") in actions
-    assert ("common-auth:2", "not run: skipped by a jump") in actions
+    assert ("common-auth:2", "not run: jumped over") in actions
     assert run.admitted and run.auth == Pam.SUCCESS and run.account == Pam.SUCCESS
 
 
 def test_sufficient_ends_the_auth_stack_but_not_the_account_stack() -> None:
     run = pam.simulate(pam.STACKS["pam_permit first"], "nobody", "x")
     assert [(x.kind, x.action) for x in run.lines] == [
-        ("auth", "done"), ("auth", "not run: the stack ended at dovecot:1 (done)"),
+        ("auth", "done"), ("auth", "not run: ended at dovecot:1 (done)"),
         ("account", "bad")]
     assert run.verdict.startswith("refused by pam_acct_mgmt(): User not known")
 
@@ -80,8 +80,8 @@ def test_the_flow_picture_follows_the_run() -> None:
     run = pam.simulate(pam.STACKS["Debian's stock file"], "nobody", "x")
     svg = str(pam.flow(run))
     assert svg.startswith("<svg") and "auth pam_deny.so" in svg
-    assert "PAM_AUTH_ERR → die" in svg and "refused (nobody)" in svg
-    assert "auth stack ends here (die)" in svg
+    assert "refused (nobody)" in svg
+    assert "PAM_AUTH_ERR → die: auth stack ends" in svg and "[success=1 …]" in svg
     html = pam.table_html(pam.simulate(pam.STACKS["the chapter's file"], "alice", "<b>"))
     assert "&lt;b&gt;" not in html and "Password mismatch?" in html
 
