@@ -601,6 +601,7 @@ def test_doveconf_values_agree_with_real_doveconf(qid: str, check: dict[str, Any
     doveconf = require_program("doveconf", "dovecot-core")
     expr = check["expr"]
     for path, text in _config_files(expr).items():
+        assert path.startswith("/etc/dovecot/"), "real doveconf reads only files in its folder"
         real = tmp_path / path.removeprefix("/etc/dovecot/")
         real.parent.mkdir(parents=True, exist_ok=True)
         real.write_text(text)
