@@ -113,8 +113,9 @@ def test_a_config_that_does_not_parse_gets_doveconfs_words() -> None:
         assert "Invalid value: maybe" in verdict.feedback
 
 
-@pytest.mark.parametrize("name", ["required", "yes + disable_plaintext_auth", "ssl = yes only",
-                                  "imap only", "trusted network", "cram-md5"])
+@pytest.mark.parametrize("name", ["required", "yes + disable_plaintext_auth", "per protocol",
+                                  "implicit TLS only (the chapter's listeners)",
+                                  "ssl = yes only", "imap only", "trusted network", "cram-md5"])
 def test_ssl_required_agrees_with_real_dovecot(name: str) -> None:
     _dovecot()
     text = {**SSL_REQUIRED_GOOD, **{k: v[0] for k, v in SSL_REQUIRED_BAD.items()},
@@ -180,7 +181,9 @@ def test_tls13_is_not_restricted_by_the_cipher_list() -> None:
                          tls13_aes256_only=True).passed
 
 
-@pytest.mark.parametrize("name", ["the chapter's lines, in 2.3", "defaults", "client order",
+@pytest.mark.parametrize("name", ["the chapter's lines, in 2.3",
+                                  "old ssl_protocols syntax (converted)",
+                                  "ECDHE only, in protocol blocks", "defaults", "client order",
                                   "floor at TLS 1.1 (ssl_protocols = !SSLv3 !TLSv1)"])
 def test_cipher_hardening_agrees_with_real_dovecot(name: str) -> None:
     _dovecot()
@@ -188,6 +191,24 @@ def test_cipher_hardening_agrees_with_real_dovecot(name: str) -> None:
     lab = graders.check("cipher-hardening", text, listeners=["imaps"])
     real = graders.check("cipher-hardening", text, listeners=["imaps"], engine="dovecot")
     assert (lab.passed, lab.score) == (real.passed, real.score), (lab, real)
+
+
+@pytest.mark.parametrize("engine", ["lab", "dovecot"])
+def test_a_cipher_list_read_from_a_file(tmp_path: Path, engine: str) -> None:
+    """``ssl_cipher_list = </file`` works, but the file's last newline becomes part of the
+    value and OpenSSL refuses the list: Dovecot and the lab both fail every handshake."""
+    if engine == "dovecot":
+        _dovecot()
+    folder = _folder(tmp_path, {"dovecot.conf": BASE + "ssl = yes\n" + PAIR
+                                + "ssl_cipher_list = </etc/dovecot/ciphers.txt\n"
+                                "ssl_prefer_server_ciphers = yes\n",
+                                "ciphers.txt": "ECDHE+AES256:!SHA1"})
+    assert graders.check("cipher-hardening", folder, listeners=["imaps"], engine=engine).passed
+    (folder / "ciphers.txt").write_text("ECDHE+AES256:!SHA1\n")
+    verdict = graders.check("cipher-hardening", folder, listeners=["imaps"], engine=engine)
+    assert not verdict.passed
+    assert "[MISS] imaps: TLS 1.2 works with a forward-secret AES256 suite" in verdict.feedback
+    assert any("Can't set cipher list" in line for line in verdict.evidence)
 
 
 # -- cipher-choice ---------------------------------------------------------------------------
@@ -314,3 +335,13 @@ def test_cert_paths_and_the_forgotten_lt(tmp_path: Path, engine: str) -> None:
     assert not verdict.passed
     assert "There is no valid PEM certificate." in verdict.feedback
     assert "You probably forgot '<'" in verdict.feedback
+
+
+def test_feedback_points_at_real_notebook_sections() -> None:
+    from graders import tls_tasks
+
+    root = Path(__file__).resolve().parents[2] / "notebooks"
+    for see in (v for k, v in vars(tls_tasks).items() if k.startswith("SEE_")):
+        notebook, _, section = see.partition(": ")
+        text = (root / notebook / f"{notebook}.ipynb").read_text(encoding="utf-8")
+        assert f"## {section}\\n" in text, see
