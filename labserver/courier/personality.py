@@ -28,7 +28,6 @@ from typing import Any
 from ..auth import AuthResult
 from ..auth.passdb import PassdbResult
 from ..config import Config
-from ..config.config import load
 from ..config.resolve import PathResolver
 from ..imap._settings import FixedCapabilities, ImapSettings
 from ..pop3 import Pop3Settings
@@ -184,13 +183,6 @@ def dovecot_config(cs: CourierSettings, resolver: PathResolver) -> tuple[str, li
         blocks += ["    ssl = yes", "  }", "}"]
     lines.append(f"ssl = {'yes' if tls_any else 'no'}")
     return "\n".join(lines + blocks) + "\n", warnings
-
-
-def load_config(cs: CourierSettings, resolver: PathResolver, root: str) -> tuple[Config,
-                                                                                 list[str]]:
-    """The engines' ``Config`` for Courier's settings (paths inside the lab root)."""
-    text, warnings = dovecot_config(cs, resolver)
-    return load("/etc/courier/lab-engines.conf", root=root, text=text), warnings
 
 
 def imap_settings(base: ImapSettings, cs: CourierSettings) -> ImapSettings:
