@@ -4,6 +4,9 @@
 #   make test    create .venv if needed, then lint (ruff) and run every test (pytest)
 #   make bench   run the benchmarks (prints figures; not part of `make test`)
 #   make lock    regenerate constraints.txt from requirements*.txt in a scratch venv
+#   make assignments / release / collect / autograde / feedback
+#                nbgrader for instructors, every assignment (README: "For instructors")
+#   make student-edition   the student version of every notebook, in student-edition/
 #   make clean   remove .venv and the tool caches
 
 SHELL := /bin/bash
@@ -54,6 +57,7 @@ NO_BROWSER := $(if $(CI),--no-browser,$(if $(filter Linux,$(shell uname -s)),$(i
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: help start test bench lock venv clean
+.PHONY: assignments release collect autograde feedback student-edition
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -92,6 +96,41 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# nbgrader, for instructors (README, "For instructors"). Every folder of notebooks/ that holds
+# a notebook is an assignment; narrow with e.g. `make autograde ASSIGNMENTS=00-start-here`.
+ASSIGNMENTS ?= $(sort $(patsubst notebooks/%/,%,$(dir $(wildcard notebooks/*/*.ipynb))))
+NBGRADER := $(VENV)/bin/nbgrader
+STUDENT_EDITION := student-edition
+# $(call each,COMMAND ARGS,FOLDER): run `nbgrader COMMAND ARGS ASSIGNMENT` for each assignment;
+# with FOLDER, only for those with something in FOLDER/*/ASSIGNMENT (collected, autograded).
+each = @set -e; for a in $(ASSIGNMENTS); do \
+	  if [ -z "$(2)" ] || compgen -G "$(2)/*/$$a" >/dev/null; then \
+	    echo "nbgrader $(1) $$a"; $(NBGRADER) $(1) "$$a"; \
+	  else echo "nbgrader $(firstword $(1)) $$a: skipped, nothing in $(2)/ yet"; fi; done
+
+assignments: $(STAMP)
+	$(call each,generate_assignment --force)
+
+release: assignments
+	$(call each,release_assignment --force)
+
+collect: $(STAMP)
+	$(call each,collect --update)
+
+autograde: $(STAMP)
+	$(call each,autograde,submitted)
+
+feedback: $(STAMP)
+	$(call each,generate_feedback,autograded)
+	$(call each,release_feedback,feedback)
+
+# What a self-learner gets: the student versions, without touching the gradebook; each can
+# be checked with `nbgrader validate student-edition/NN-topic/NN-topic.ipynb`.
+student-edition: $(STAMP)
+	rm -rf $(STUDENT_EDITION)
+	$(call each,generate_assignment --force --no-db \
+	  --CourseDirectory.release_directory=$(STUDENT_EDITION))
 
 # constraints.txt is the complete, tested dependency set: every package that
 # `pip install -r requirements.txt -r requirements-test.txt` brings into an empty

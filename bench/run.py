@@ -4,8 +4,10 @@ Usage: ``python bench/run.py [SCENARIO ...] [--runs N] [--quick]`` (``make bench
 Scenarios: ``config`` (parse and dump a configuration tree), ``pop3`` (LIST and UIDL on
 10,000 messages), ``imap`` (IMAP sessions per second with 1 and 8 clients; SELECT and
 UID FETCH 1:* on 10,000 and 100,000 messages, cold and warm), ``tls`` (TLS handshakes per
-second on the imaps port, TLS 1.3 and TLS 1.2 ECDHE, 1 and 8 clients). Dovecot runs in its
-high-performance mode unless ``--dovecot-defaults``; the ratio is lab / Dovecot
+second on the imaps port, TLS 1.3 and TLS 1.2 ECDHE, 1 and 8 clients), ``grading``
+(nbgrader's autograde per submission and for a class of 30; bench/grading.py; no Dovecot
+figure). Dovecot runs in its high-performance mode unless ``--dovecot-defaults``; the
+ratio is lab / Dovecot
 (below 1 is better for times, above 1 is better for rates).
 """
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import peers, scenarios  # noqa: E402
+from bench import grading, peers, scenarios  # noqa: E402
 from labserver.config import load  # noqa: E402
 from labserver.config.doveconf import dump  # noqa: E402
 
@@ -147,7 +149,7 @@ def _print(title: str, rows: list[Row]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="*", default=["config", "pop3", "imap"])
+    parser.add_argument("scenarios", nargs="*", default=["config", "pop3", "imap", "grading"])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small mailboxes, short runs")
     parser.add_argument("--dovecot-defaults", action="store_true",
@@ -172,6 +174,9 @@ def main() -> int:
         elif name == "imap":
             _print(f"IMAP (Dovecot {mode}; median of {args.runs})",
                    bench_imap(args.runs, args.quick, fast))
+        elif name == "grading":
+            grading.show(grading.bench(5 if args.quick else grading.CLASS_SIZE,
+                                       1 if args.quick else args.runs))
         else:
             parser.error(f"unknown scenario {name}")
     return 0

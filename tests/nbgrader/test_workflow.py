@@ -6,7 +6,8 @@ three students, each with their own home and cache, fetch ASSIGNMENT, answer it 
 (one all correct, one with a typical mistake, one with broken cells: a syntax error, an
 endless loop and an edited read-only test cell); the instructor collects, autogrades and
 generates feedback. Scores are read from nbgrader's gradebook and compared exactly, per
-student and per cell. Takes about a minute and a half; the timing is printed.
+student and per cell. About a minute and a half on an idle two-core machine; the time of
+each step is printed.
 """
 
 from __future__ import annotations
@@ -29,35 +30,22 @@ from .course import (
     notebook_paths,
     write_answers,
 )
+from .submissions import (
+    ANSWER_CELL,
+    ASSIGNMENT,
+    CORRECT,
+    EDITED_TEST,
+    ENDLESS_LOOP,
+    HIDDEN,
+    MISTAKES,
+    NOTEBOOK,
+    SELF_CHECK,
+    SYNTAX_ERROR,
+)
 
-ASSIGNMENT = "00-start-here"
-NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 # Long enough for any cell of the assignment on a busy machine, short enough to wait for.
 CELL_TIMEOUT = 20
 
-CORRECT = '''\
-# The old guide's intent, written for Dovecot 2.3.
-modern = """\\
-auth_mechanisms = plain cram-md5
-protocols = imap pop3
-# !SSLv2 !SSLv3 left TLS 1.0 and newer
-ssl_min_protocol = TLSv1
-"""
-'''
-# The usual slip: the 1.x protocol names for TLS ports left in (Dovecot 2.3 warns, then
-# ignores them, so the intent still holds but the config is not yet 2.3 syntax).
-MISTAKES = '''\
-modern = """\\
-protocols = imap imaps pop3 pop3s
-ssl_min_protocol = TLSv1
-auth_mechanisms = plain cram-md5
-"""
-'''
-SYNTAX_ERROR = 'modern = """\\\nprotocols = imap pop3\n'
-ENDLESS_LOOP = "while True:\n    pass\n"
-EDITED_TEST = 'print("All checks passed.")\n'
-
-SELF_CHECK, HIDDEN = "modern-self-check", "modern-intent"
 EXPECTED = {
     "ada": {SELF_CHECK: 2.0, HIDDEN: 1.0},
     "bob": {SELF_CHECK: 0.0, HIDDEN: 1.0},
@@ -152,9 +140,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
     answers = {"ada": CORRECT, "bob": MISTAKES, "cyd": SYNTAX_ERROR}
     for student, answer in answers.items():
         folder = course.fetch(student, ASSIGNMENT)
-        write_answers(folder / NOTEBOOK, {"modern-config": answer})
+        write_answers(folder / NOTEBOOK, {ANSWER_CELL: answer})
     broken = course.student_home("cyd") / ASSIGNMENT / NOTEBOOK
-    insert_cell_after(broken, "modern-config", ENDLESS_LOOP)
+    insert_cell_after(broken, ANSWER_CELL, ENDLESS_LOOP)
     write_answers(broken, {SELF_CHECK: EDITED_TEST})
     for student in answers:
         course.submit(student, ASSIGNMENT)
@@ -210,7 +198,7 @@ def test_the_edited_read_only_cell_was_put_back(graded: Course) -> None:
 def test_the_endless_loop_was_cut_and_grading_went_on(graded: Course) -> None:
     autograded = graded.root / "autograded" / "cyd" / ASSIGNMENT / NOTEBOOK
     nb = nbformat.read(autograded, as_version=4)
-    loop = nb.cells[cell_index(nb, "modern-config") + 1]
+    loop = nb.cells[cell_index(nb, ANSWER_CELL) + 1]
     assert loop.source == ENDLESS_LOOP
     errors = [o for o in loop.outputs if o.output_type == "error"]
     assert errors, "the endless loop has no error output"
