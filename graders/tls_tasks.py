@@ -28,12 +28,9 @@ import stat
 import tempfile
 import time
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dh
 
 from labserver.config import Config
 from labserver.service.lab import DEFAULT_CONFIG, Lab
@@ -57,15 +54,27 @@ DEBIAN_DH = Path("/usr/share/dovecot/dh.pem")
 
 # -- shared pieces --------------------------------------------------------------------------
 
-@lru_cache(maxsize=1)
+#: RFC 7919's ffdhe2048 group (Appendix A.1), as ``openssl genpkey -genparam -algorithm DH
+#: -pkeyopt group:ffdhe2048`` writes it: a published 2048-bit group, large enough against
+#: Logjam, for systems without Debian's file.
+FFDHE2048 = """\
+-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+"""
+
+
 def dh_parameters() -> str:
     """DH parameters for configurations that name an ``ssl_dh`` file the grader must
-    provide: Debian's (shipped with dovecot-core), else a 2048-bit set made once."""
+    provide: Debian's (shipped with dovecot-core, 4096 bits), else RFC 7919's ffdhe2048."""
     if DEBIAN_DH.is_file():
         return DEBIAN_DH.read_text()
-    params = dh.generate_parameters(generator=2, key_size=2048)
-    return params.parameter_bytes(serialization.Encoding.PEM,
-                                  serialization.ParameterFormat.PKCS3).decode()
+    return FFDHE2048
 
 
 def _missing_dh_files(task: str, submission: probe.Submission, see: str) -> dict[str, str]:

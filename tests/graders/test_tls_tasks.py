@@ -345,3 +345,12 @@ def test_feedback_points_at_real_notebook_sections() -> None:
         notebook, _, section = see.partition(": ")
         text = (root / notebook / f"{notebook}.ipynb").read_text(encoding="utf-8")
         assert f"## {section}\\n" in text, see
+
+
+def test_without_debians_dh_file_the_grader_provides_rfc7919s_group(monkeypatch) -> None:
+    from graders import tls_tasks
+
+    monkeypatch.setattr(tls_tasks, "DEBIAN_DH", Path("/nonexistent/dh.pem"))
+    verdict = graders.check("cipher-hardening", HARDENED["the chapter's lines, in 2.3"],
+                            listeners=["imaps"])
+    assert verdict.passed and "DHE uses a group of at least 2048 bits" in verdict.feedback
