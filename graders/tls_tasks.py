@@ -347,6 +347,9 @@ def cipher_choice(submission: str, *, config: str, offer: Sequence[str],
     """The suite the server picks for a client offer (or "no shared cipher"), predicted."""
     task = "cipher-choice"
     versions = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+    if version not in versions:
+        return Verdict(task, False, 0.0, f"This check compares TLSv1.2 or TLSv1.3 handshakes, "
+                       f"not {version!r}.", see=SEE_CHOICE)
     files = _missing_dh_files(task, config, SEE_CHOICE)
     with probe.lab_for(task, config, engine=engine, files=files, see=SEE_CHOICE) as lab:
         where = _address(lab, listener)

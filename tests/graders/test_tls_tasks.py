@@ -235,6 +235,16 @@ def test_cipher_choice_follows_whose_order_wins(engine: str) -> None:
         refused.feedback.split("Dovecot logged:")[1])
 
 
+def test_cipher_choice_for_tls13_and_for_a_version_it_does_not_judge() -> None:
+    config = BASE + "ssl = yes\n" + PAIR + "ssl_cipher_suites = TLS_AES_256_GCM_SHA384\n"
+    assert graders.check("cipher-choice", "TLS_AES_256_GCM_SHA384", config=config,
+                         offer=["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"],
+                         version="TLSv1.3").passed
+    verdict = graders.check("cipher-choice", "AES128-SHA", config=config, offer=["AES128-SHA"],
+                            version="TLSv1.1")
+    assert not verdict.passed and "TLSv1.2 or TLSv1.3" in verdict.feedback
+
+
 # -- mkcert ----------------------------------------------------------------------------------
 
 CNF = """[ req ]
