@@ -94,6 +94,7 @@ class ImapConnection:
         self._out = bytearray()
         self._events: deque[SessionEvent] = deque()
         self._eof = False
+        self._login_partial = 0  # bytes since the last line end, before login
         self._direct = False
         self.login = Login(self)
         self.session: Session | None = None
@@ -116,7 +117,22 @@ class ImapConnection:
         self.last_input = self._clock()
         if self.session is not None:
             self.session.input_bytes += len(data)
+        elif self.state is State.NOT_AUTHENTICATED and self._login_buffer_full(data):
+            return
         self.reader.receive_data(data)
+
+    def _login_buffer_full(self, data: bytes) -> bool:
+        """imap-login reads through a fixed input buffer (login-common ``client_read``):
+        a line that outgrows it ends the connection with ``* BYE Input buffer full,
+        aborting``, where imap would answer ``BAD ... Too long argument``."""
+        lf = data.rfind(b"\n")
+        self._login_partial = (len(data) - lf - 1 if lf >= 0
+                               else self._login_partial + len(data))
+        if self._login_partial <= IMAP_LOGIN_MAX_LINE_LENGTH:
+            return False
+        self.login.untagged("BYE Input buffer full, aborting")
+        self._login_destroy("Input buffer full")
+        return True
 
     def next_event(self) -> SessionEvent | object:
         """The next event, ``NEED_DATA`` or ``PAUSED``."""
