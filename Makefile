@@ -3,6 +3,7 @@
 #   make start   create .venv if needed, then open the course in JupyterLab (127.0.0.1 only)
 #   make test    create .venv if needed, then lint (ruff) and run every test (pytest)
 #   make bench   run the benchmarks (prints figures; not part of `make test`)
+#   make soak / crash / fuzz   the long reliability runs (README: "Reliability")
 #   make lock    regenerate constraints.txt from requirements*.txt in a scratch venv
 #   make assignments / release / collect / autograde / feedback
 #                nbgrader for instructors, every assignment (README: "For instructors")
@@ -57,6 +58,7 @@ NO_BROWSER := $(if $(CI),--no-browser,$(if $(filter Linux,$(shell uname -s)),$(i
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: help start test bench lock venv clean
+.PHONY: soak crash fuzz
 .PHONY: assignments release collect autograde feedback student-edition
 
 help:
@@ -96,6 +98,17 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# The long forms of tests/reliability/ (bench/soak.py, crash.py, fuzz.py); each prints
+# its figures and exits non-zero on a lost message, a crash or an escape.
+soak: $(STAMP)
+	$(PY) bench/soak.py --clients 50 --seconds 300
+
+crash: $(STAMP)
+	$(PY) bench/crash.py --kills 200 --format both
+
+fuzz: $(STAMP)
+	$(PY) bench/fuzz.py --runs 1000000 --seconds 3600
 
 # nbgrader, for instructors (README, "For instructors"). Every folder of notebooks/ that holds
 # a notebook is an assignment; narrow with e.g. `make autograde ASSIGNMENTS=00-start-here`.
