@@ -18,11 +18,14 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..storage.maildir import MaildirMailbox, MaildirStorage, Uidlist, UidRecord, split_info
 from ..storage.model import MailboxListing
+from ..storage.sizes import to_lf
 from ..storage.uids import new_guid
 
 UIDDB = "courierimapuiddb"
@@ -62,10 +65,37 @@ class CourierUiddb(Uidlist):
 
 
 class CourierMailbox(MaildirMailbox):
-    """A Maildir folder whose UIDs live in ``courierimapuiddb``."""
+    """A Maildir folder whose UIDs live in ``courierimapuiddb``; when the maildir has a
+    ``maildirsize``, what APPEND, COPY and EXPUNGE add or remove is noted there, as
+    Courier's imapd does (a ``<bytes> <messages>`` line each, negative for EXPUNGE)."""
 
     UIDLIST_NAME = UIDDB
     UIDLIST_FORMAT = CourierUiddb
+
+    def append(self, data: bytes, flags: Iterable[str] = (),
+               internaldate: dt.datetime | None = None) -> int:
+        uid = super().append(data, flags, internaldate)
+        self._note_usage(len(to_lf(data)), 1)
+        return uid
+
+    def copy(self, uids: Iterable[int], dest: str) -> list[tuple[int, int]]:
+        sizes = {m.uid: m.physical_size for m in self.messages}
+        pairs = super().copy(uids, dest)
+        if not dest.endswith(".Trash"):
+            self._note_usage(sum(sizes.get(src, 0) for src, _ in pairs), len(pairs))
+        return pairs
+
+    def expunge(self, uids: Iterable[int] | None = None) -> list[int]:
+        sizes = {m.uid: m.physical_size for m in self.messages}
+        gone = super().expunge(uids)
+        if gone:
+            self._note_usage(-sum(sizes.get(uid, 0) for uid in gone), -len(gone))
+        return gone
+
+    def _note_usage(self, size: int, count: int) -> None:
+        if count == 0 or os.path.basename(self.path) == ".Trash":
+            return
+        add_usage(self.store.root_real, size, count)
 
 
 class CourierStorage(MaildirStorage):
@@ -184,6 +214,17 @@ def write_maildirsize(maildir: str, quota: str) -> None:
         f.write(f"{quota}\n{size:12d} {count:12d}\n")
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def add_usage(maildir: str, size: int, count: int) -> None:
+    """Append a use line to ``maildirsize`` if the maildir has one (no quota, no file)."""
+    path = os.path.join(maildir, MAILDIRSIZE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    except FileNotFoundError:
+        return
+    with os.fdopen(fd, "a", encoding="ascii") as f:
+        f.write(f"{size:12d} {count:12d}\n")
 
 
 def read_maildirsize(maildir: str) -> tuple[Quota, int, int] | None:

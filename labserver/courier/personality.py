@@ -80,6 +80,7 @@ IMAP_REPLIES = {
     "OK Close completed.": "OK mailbox closed.",
     "OK Enabled.": "OK Options enabled",
     "OK [COPYUID {} {} {}] Copy completed.": "OK [COPYUID {} {} {}] COPY completed.",
+    "OK [APPENDUID {} {}] Append completed.": "OK [APPENDUID {} {}] APPEND Ok.",
     "BAD Error in IMAP command received by server.":
         "NO Error in IMAP command received by server.",
     "BAD Error in IMAP command {}: Unknown command.":

@@ -126,3 +126,20 @@ def test_same_tree_as_courier_maildirmake(courier_tree: Path, tmp_path: Path) ->
     assert _tree(tmp_path / "lab") == _tree(tmp_path / "real")
     assert (tmp_path / "lab/maildirsize").read_text() == \
         (tmp_path / "real/maildirsize").read_text()
+
+
+def test_maildirsize_follows_append_and_expunge(courier_lab) -> None:  # noqa: ANN001
+    # As real Courier-IMAP 5 wrote it for the same session: a line per APPEND (the size
+    # as stored, LF line ends) and a negative one per EXPUNGE.
+    md = courier_lab.path("/home/alice/Maildir")
+    (md / "maildirsize").write_text("100000S,10C\n           0            0\n")
+    imap = imap_login(courier_lab)
+    typ, data = imap.append("INBOX", None, None, b"Subject: y\r\n\r\nworld\r\n")
+    assert typ == "OK" and data[0].endswith(b"] APPEND Ok.")
+    imap.select("INBOX")
+    imap.store("3", "+FLAGS", "(\\Deleted)")
+    assert imap.expunge() == ("OK", [b"3"])
+    imap.logout()
+    assert (md / "maildirsize").read_text() == (
+        "100000S,10C\n           0            0\n          18            1\n"
+        "         -18           -1\n")
