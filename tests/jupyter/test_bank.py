@@ -299,14 +299,16 @@ def _mail_lab(root: Path, location: str) -> Lab:
     return lab
 
 
-def _delivered(location: str, message: str) -> tuple[Path, Any]:
-    root = Path(tempfile.mkdtemp(prefix="bank-"))
-    lab = _mail_lab(root, location)
-    lab.deliver("alice", message.encode())
-    box = lab.storage("alice").open("INBOX")
-    info = box.messages[0]
-    box.close()
-    return root, info
+@contextlib.contextmanager
+def _delivered(location: str, message: str) -> Iterator[tuple[Path, Any]]:
+    """A lab root where alice has the message, and the message as a session sees it."""
+    with _temp_root() as root:
+        lab = _mail_lab(root, location)
+        lab.deliver("alice", message.encode())
+        box = lab.storage("alice").open("INBOX")
+        info = box.messages[0]
+        box.close()
+        yield root, info
 
 
 def _maildir_file(root: Path) -> Path:
@@ -346,19 +348,15 @@ def v_location(expr: dict[str, Any]) -> Any:
 
 
 def v_pop3_size(expr: dict[str, Any]) -> int:
-    root, info = _delivered(expr["location"], expr["message"])
-    shutil.rmtree(root)
-    return info.virtual_size
+    with _delivered(expr["location"], expr["message"]) as (_, info):
+        return info.virtual_size
 
 
 def v_stored_size(expr: dict[str, Any]) -> int:
-    root, info = _delivered(expr["location"], expr["message"])
-    try:
+    with _delivered(expr["location"], expr["message"]) as (root, info):
         if expr["location"].startswith("maildir:"):
             assert _maildir_file(root).stat().st_size == info.physical_size
         return info.physical_size
-    finally:
-        shutil.rmtree(root)
 
 
 def v_virtual_size(expr: dict[str, Any]) -> int:
@@ -366,35 +364,26 @@ def v_virtual_size(expr: dict[str, Any]) -> int:
 
 
 def v_maildir_sizes(expr: dict[str, Any]) -> dict[str, int]:
-    root, _ = _delivered("maildir:~/Maildir", expr["message"])
-    try:
+    with _delivered("maildir:~/Maildir", expr["message"]) as (root, _):
         name = _maildir_file(root).name
         return {key: int(value) for key, value in re.findall(r",([SW])=(\d+)", name)}
-    finally:
-        shutil.rmtree(root)
 
 
 def v_pop3_size_from_name(expr: dict[str, Any]) -> int:
-    root, _ = _delivered("maildir:~/Maildir", expr["message"])
-    try:
+    with _delivered("maildir:~/Maildir", expr["message"]) as (root, _):
         path = _maildir_file(root)
         path.rename(path.with_name(re.sub(r",W=\d+", f",W={expr['w']}", path.name)))
         box = _mail_lab(root, "maildir:~/Maildir").storage("alice").open("INBOX")
         size = box.messages[0].virtual_size
         box.close()
         return size
-    finally:
-        shutil.rmtree(root)
 
 
 def v_maildir_dirs(expr: dict[str, Any]) -> list[str]:
-    root, _ = _delivered("maildir:~/Maildir", expr["message"])
-    try:
+    with _delivered("maildir:~/Maildir", expr["message"]) as (root, _):
         maildir = root / "home/alice/Maildir"
         return sorted(p.name for p in maildir.iterdir() if p.is_dir() and p.name in
                       ("cur", "new", "tmp"))
-    finally:
-        shutil.rmtree(root)
 
 
 def v_delivered_subdir(expr: dict[str, Any]) -> str:
@@ -405,11 +394,8 @@ def v_delivered_subdir(expr: dict[str, Any]) -> str:
 
 
 def v_mbox_from_line(expr: dict[str, Any]) -> bool:
-    root, _ = _delivered("mbox:~/mail:INBOX=/var/mail/%u", expr["message"])
-    try:
+    with _delivered("mbox:~/mail:INBOX=/var/mail/%u", expr["message"]) as (root, _):
         return (root / "var/mail/alice").read_bytes().startswith(b"From ")
-    finally:
-        shutil.rmtree(root)
 
 
 def v_folder_path(expr: dict[str, Any]) -> str:
