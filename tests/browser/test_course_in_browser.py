@@ -6,10 +6,7 @@ every code cell got an execution count, no cell shows an error, the widgets rend
 and a quiz's Check button answers with feedback. The instructor's formgrader lists the
 assignments. Screenshots of each step go to tests/browser/artifacts/.
 
-The topic notebook is the first of notebooks/01-* ... 09-* that shows a quiz. Where no
-topic notebook has one yet, a notebook of two quiz questions from the course's bank,
-written into the copy, stands in for it (the test says so in its output), so that the
-widget and quiz checks always run.
+The topic notebook is the first of notebooks/01-* ... 09-* that shows a review quiz.
 """
 
 from __future__ import annotations
@@ -24,7 +21,6 @@ from tests.browser.lab import MakeStartLab
 
 START_PAGE = "notebooks/00-start-here/00-start-here.ipynb"
 RUN_TIMEOUT_MS = 180_000
-STAND_IN = "quiz-check/quiz-check.ipynb"
 
 
 def assignments(course: Path) -> list[str]:
@@ -37,24 +33,13 @@ def code_cell_count(path: Path) -> int:
 
 
 def quiz_notebook(course: Path) -> str:
-    """The topic notebook to open, relative to the course: one that shows a quiz."""
+    """The topic notebook to open, relative to the course: the first that shows a quiz."""
     for path in sorted((course / "notebooks").glob("0[1-9]-*/0[1-9]-*.ipynb")):
         code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
                          if c.cell_type == "code")
-        if "quiz" in code:
+        if "review_quiz(" in code:
             return str(path.relative_to(course))
-    stand_in = course / STAND_IN
-    stand_in.parent.mkdir()
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
-    nb.cells = [
-        nbformat.v4.new_markdown_cell("# Two questions from the course's bank"),
-        nbformat.v4.new_code_cell("from labserver.jupyter.quiz import Quiz, load_bank"),
-        nbformat.v4.new_code_cell("Quiz(load_bank()[:2], title='Review quiz')"),
-    ]
-    nbformat.write(nb, stand_in)
-    print(f"no topic notebook shows a quiz yet: using {STAND_IN} instead")
-    return STAND_IN
+    raise AssertionError("no topic notebook (notebooks/01-* ... 09-*) shows a review quiz")
 
 
 def open_notebook(page: Page, lab: MakeStartLab, relative: str) -> None:

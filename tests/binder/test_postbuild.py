@@ -1,0 +1,155 @@
+"""Binder's build: environment.yml and postBuild make the student edition.
+
+repo2docker installs environment.yml (Python 3.11 and the pip pins of requirements.txt,
+the project included) and then runs postBuild in the repository folder. Here the same
+happens without Docker: a fresh virtual environment gets exactly environment.yml's pip
+list (from the pip cache where it can), a copy of the repository plays the image's home
+folder, and postBuild runs in it with REPO_DIR set, as in an image build. Then the
+student edition holds every assignment without solutions, the instructor's sources are
+gone, and the instructor's tools are off and locked while the learner's stay on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.test_environment import environment_pip_entries, load_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTBUILD = ROOT / "postBuild"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# What repo2docker copies and the build needs: the project (installed with -e .), the course
+# and its settings, and the build files themselves.
+IMAGE_FILES = ("pyproject.toml", "README.md", "environment.yml", "requirements.txt",
+               "constraints.txt", "nbgrader_config.py", "postBuild")
+IMAGE_DIRS = ("labserver", "graders", "notebooks", ".jupyter")
+IGNORED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "user-settings",
+                                 "workspaces", "migrated", "*.egg-info")
+
+
+def bash_array(name: str) -> list[str]:
+    """The items of a bash array that postBuild defines as `name=( ... )`."""
+    match = re.search(rf"^{name}=\((.*?)\)", POSTBUILD.read_text(), re.S | re.M)
+    assert match, f"postBuild defines no array {name}"
+    return match[1].split()
+
+
+INSTRUCTOR_PLUGINS = bash_array("instructor_plugins")
+INSTRUCTOR_SERVER_EXTENSIONS = bash_array("instructor_server_extensions")
+# The fresh environment's installs and postBuild together: a few minutes at most.
+pytestmark = pytest.mark.timeout(900)
+LEARNER_SERVER_EXTENSIONS = ["nbgrader.server_extensions.assignment_list",
+                             "nbgrader.server_extensions.validate_assignment"]
+
+
+def test_postbuild_is_an_executable_bash_script_that_installs_nothing() -> None:
+    text = POSTBUILD.read_text()
+    assert os.access(POSTBUILD, os.X_OK)
+    assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
+    # environment.yml alone names what is installed; postBuild only uses it.
+    assert not re.search(r"\b(pip|conda|mamba|npm|apt-get)\b.*\binstall\b", text)
+
+
+def test_environment_yml_pins_the_tested_python() -> None:
+    assert "python=3.11" in load_environment()["dependencies"]
+    assert sys.version_info[:2] == (3, 11)
+
+
+def test_the_plugins_postbuild_locks_exist() -> None:
+    """A renamed nbgrader plugin would leave the instructor's tool on, silently."""
+    static = Path(sys.prefix) / "share/jupyter/labextensions/@jupyter/nbgrader/static"
+    bundled = "".join(p.read_text(errors="replace") for p in static.glob("*.js"))
+    assert INSTRUCTOR_PLUGINS
+    for plugin in INSTRUCTOR_PLUGINS:
+        assert f'"{plugin}"' in bundled, plugin
+    for extension in INSTRUCTOR_SERVER_EXTENSIONS:
+        assert (Path(sys.prefix) / "lib/python3.11/site-packages"
+                / extension.replace(".", "/")).is_dir(), extension
+
+
+def run(argv: list[str], env: dict[str, str], cwd: Path, timeout: float) -> str:
+    result = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            timeout=timeout, check=False)
+    output = ANSI.sub("", result.stdout)
+    assert result.returncode == 0, f"{' '.join(argv)} failed:\n{output[-4000:]}"
+    return output
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], str]:
+    """A fresh venv with environment.yml's pip list, and the home folder postBuild ran in.
+    Returns (home, environment, postBuild's output)."""
+    base = tmp_path_factory.mktemp("binder")
+    home = base / "home"
+    home.mkdir()
+    for name in IMAGE_FILES:
+        shutil.copy2(ROOT / name, home / name)
+    for name in IMAGE_DIRS:
+        shutil.copytree(ROOT / name, home / name, ignore=IGNORED)
+
+    env_dir = base / "env"
+    venv.create(env_dir, with_pip=True)
+    bin_dir = env_dir / "bin"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JUPYTER", "VIRTUAL_ENV", "PYTHON", "MAKE"))}
+    env.update(HOME=str(home), REPO_DIR=str(home), PATH=f"{bin_dir}{os.pathsep}{env['PATH']}",
+               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    entries = environment_pip_entries(load_environment())
+    pins = [e for e in entries if e not in ("-e .", ".")]
+    run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "-c", "constraints.txt",
+         *pins], env, home, timeout=600)
+    run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "-e", "."],
+        env, home, timeout=300)
+    output = run(["bash", "./postBuild"], env, home, timeout=600)
+    return home, env, output
+
+
+def test_postbuild_makes_the_student_edition(image: tuple[Path, dict[str, str], str]) -> None:
+    home, _, output = image
+    expected = sorted(p.relative_to(ROOT / "notebooks").as_posix()
+                      for p in (ROOT / "notebooks").glob("*/*.ipynb"))
+    edition = home / "student-edition"
+    made = sorted(p.relative_to(edition).as_posix() for p in edition.glob("*/*.ipynb"))
+    assert made == expected, output
+    assert not (home / "notebooks").exists(), "the instructor's sources stay in the image"
+    for path in edition.glob("*/*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        text = "\n".join(cell.source for cell in nb.cells)
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, path
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+                assert "raise NotImplementedError()" in cell.source, path
+
+
+def test_instructor_tools_are_off_and_locked(image: tuple[Path, dict[str, str], str]) -> None:
+    home, env, _ = image
+    jupyter = str(Path(env["PATH"].split(os.pathsep)[0]) / "jupyter")
+    labext = run([jupyter, "labextension", "list"], env, home, timeout=120)
+    assert re.search(r"@jupyter/nbgrader v\S+ enabled OK", labext), labext
+    _, _, disabled = labext.partition("Disabled extensions:")
+    for plugin in INSTRUCTOR_PLUGINS:
+        assert plugin in disabled, labext
+    locked = re.search(r"@jupyter/nbgrader .*\(plugins: (.*) locked\)", labext)
+    assert locked and set(locked[1].split(", ")) == set(INSTRUCTOR_PLUGINS), labext
+
+    # A learner's own setting cannot switch a locked tool back on.
+    run([jupyter, "labextension", "enable", "--level=user", INSTRUCTOR_PLUGINS[0]], env, home,
+        timeout=120)
+    again = run([jupyter, "labextension", "list"], env, home, timeout=120)
+    assert INSTRUCTOR_PLUGINS[0] in again.partition("Disabled extensions:")[2], again
+
+    server = run([jupyter, "server", "extension", "list"], env, home, timeout=120)
+    for extension in INSTRUCTOR_SERVER_EXTENSIONS:
+        assert re.search(rf"^\s+{re.escape(extension)} disabled\s*$", server, re.M), server
+    for extension in LEARNER_SERVER_EXTENSIONS:
+        assert re.search(rf"^\s+{re.escape(extension)} enabled\s*$", server, re.M), server
