@@ -136,13 +136,29 @@ class CourierStorage(MaildirStorage):
 
 
     def list(self) -> list[MailboxListing]:
-        """As Dovecot's, but INBOX is the parent of every folder (``INBOX.Sent``)."""
+        """As Dovecot's, but INBOX is the parent of every folder (``INBOX.Sent``) and,
+        as with Courier's ``IMAP_CHECK_ALL_FOLDERS=0``, only INBOX is marked: ``\\Marked``
+        while mail waits in its ``new/``, else ``\\Unmarked``."""
+        out = []
         listing = super().list()
-        if len(listing) < 2:
-            return listing
-        return [dataclasses.replace(x, flags=(x.flags - {"\\HasNoChildren"})
-                                    | {"\\HasChildren"}) if x.name == "INBOX" else x
-                for x in listing]
+        for x in listing:
+            if x.name == "INBOX":
+                flags = set(x.flags)
+                if len(listing) > 1:
+                    flags = (flags - {"\\HasNoChildren"}) | {"\\HasChildren"}
+                new = os.path.join(self.paths("INBOX")[0], "new")
+                waiting = any(not n.startswith(".") for n in _listdir(new))
+                flags.add("\\Marked" if waiting else "\\Unmarked")
+                x = dataclasses.replace(x, flags=frozenset(flags))
+            out.append(x)
+        return out
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []
 
 
 # --- maildirsize ------------------------------------------------------------------

@@ -34,9 +34,11 @@ def test_imap_in_courier_words(courier_lab: CourierLab) -> None:
     assert imap.untagged_responses["NAMESPACE"] == [
         b'(("INBOX." ".")) NIL (("#shared." ".")("shared." "."))']
     assert imap.create("INBOX.Archive")[0] == "OK"
-    assert imap.list() == ("OK", [b'(\\HasChildren) "." INBOX',
+    # the two messages wait in new/: INBOX is \Marked until a SELECT takes them
+    assert imap.list() == ("OK", [b'(\\Marked \\HasChildren) "." INBOX',
                                   b'(\\HasNoChildren) "." INBOX.Archive'])
     assert imap.select("INBOX") == ("OK", [b"2"])
+    assert imap.list('""', "INBOX")[1] == [b'(\\Unmarked \\HasChildren) "." INBOX']
     assert imap.uid("SEARCH", "ALL") == ("OK", [b"1 2"])
     typ, data = imap.fetch("1", "(RFC822)")
     assert typ == "OK" and data[0][1] == MESSAGES[0].replace(b"\n", b"\r\n")
