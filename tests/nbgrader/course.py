@@ -5,12 +5,14 @@ nbgrader_config.py (so CourseDirectory.root is the copy), an exchange of its own
 Jupyter configuration folder standing in for a JupyterHub's: its nbgrader_config.py sets
 only the exchange, as a hub's global file does, and every nbgrader command of the
 instructor and of the students reads it. Students get their own home, Jupyter data and
-nbgrader cache folders. Everything runs through the `nbgrader` command of the environment
-running the tests, as an instructor or a student would type it.
+nbgrader cache folders. Students run the `nbgrader` command of the environment running the
+tests, as they would type it; the instructor too, or nbgrader's applications several in
+one process (``run_many``), the way nbgrader's own tests and formgrader run them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -26,6 +28,13 @@ SOURCE = ROOT / "notebooks"
 NBGRADER = Path(sys.executable).parent / "nbgrader"
 COURSE_ID = "mailbox-access-lab"
 COMMAND_TIMEOUT = 600
+RUN_MANY = """\
+import json, sys
+from nbgrader.tests import run_nbgrader
+for args in json.loads(sys.argv[1]):
+    print("nbgrader", *args)
+    print(run_nbgrader(args))
+"""
 
 
 def assignments(source: Path = SOURCE) -> list[str]:
@@ -79,15 +88,25 @@ class Course:
 
     def run(self, *args: str, home: Path | None = None, cwd: Path | None = None) -> str:
         """Run ``nbgrader ARGS``; return its output, or fail the caller with it."""
+        return self._call([str(NBGRADER), *args], home, cwd)
+
+    def run_many(self, *commands: list[str]) -> str:
+        """Run several instructor commands in one process, as nbgrader's own tests do.
+
+        The same applications as ``nbgrader COMMAND`` run, started one after the other
+        (nbgrader.tests.run_nbgrader), which spares a Python start-up per command.
+        """
+        return self._call([sys.executable, "-c", RUN_MANY, json.dumps(commands)], None, None)
+
+    def _call(self, argv: list[str], home: Path | None, cwd: Path | None) -> str:
         env = _environment(home or self.root.parent / "instructor")
         env["JUPYTER_CONFIG_DIR"] = str(self.hub_config)
-        result = subprocess.run([str(NBGRADER), *args], cwd=cwd or self.root, env=env,
-                                stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                timeout=COMMAND_TIMEOUT, check=False)
+        result = subprocess.run(argv, cwd=cwd or self.root, env=env, stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
+                                check=False)
         output = result.stdout + result.stderr
         if result.returncode:
-            raise AssertionError(f"nbgrader {' '.join(args)} exited with "
-                                 f"{result.returncode}:\n{output}")
+            raise AssertionError(f"{' '.join(argv)} exited with {result.returncode}:\n{output}")
         return output
 
     def student_home(self, student: str) -> Path:

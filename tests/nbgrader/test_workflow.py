@@ -132,9 +132,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
         show(f"{name}: {now - lap:.1f} s")
         lap = now
 
-    course.run("generate_assignment", "*", "--force")
-    for assignment in assignments(course.root / "notebooks"):
-        course.run("release_assignment", assignment)
+    course.run_many(["generate_assignment", "*", "--force"],
+                    *(["release_assignment", a] for a in assignments(course.root / "notebooks")))
     step(f"generate and release {len(assignments())} assignment(s)")
 
     answers = {"ada": CORRECT, "bob": MISTAKES, "cyd": SYNTAX_ERROR}
@@ -148,11 +147,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
         course.submit(student, ASSIGNMENT)
     step("three students fetch, answer and submit")
 
-    course.run("collect", ASSIGNMENT)
-    course.run("autograde", ASSIGNMENT)
-    step("collect and autograde")
-    course.run("generate_feedback", ASSIGNMENT)
-    step("generate feedback")
+    course.run_many(["collect", ASSIGNMENT], ["autograde", ASSIGNMENT],
+                    ["generate_feedback", ASSIGNMENT])
+    step("collect, autograde, generate feedback")
     show(f"total {time.perf_counter() - start:.1f} s\n")
     return course
 
@@ -227,3 +224,14 @@ def test_validate_fails_on_an_unanswered_student_version(graded: Course) -> None
     # nbgrader validate exits with 0 either way: its verdict is in the text.
     assert "VALIDATION FAILED ON 1 CELL(S)!" in output, output
     assert "NOT YET [config-modern]" in output, output
+
+
+def test_a_self_learner_validates_the_student_edition(graded: Course) -> None:
+    # What `make student-edition` runs, for one assignment.
+    graded.run("generate_assignment", ASSIGNMENT, "--force", "--no-db",
+               "--CourseDirectory.release_directory=student-edition")
+    notebook = graded.root / "student-edition" / ASSIGNMENT / NOTEBOOK
+    assert_student_version(notebook, graded.root / "notebooks" / ASSIGNMENT / NOTEBOOK)
+    write_answers(notebook, {ANSWER_CELL: CORRECT})
+    output = graded.run("validate", str(notebook))
+    assert "Success! Your notebook passes all the tests." in output, output
