@@ -80,16 +80,25 @@ def mail_location_maildir(submission: Submission, *, engine: str = "lab") -> Ver
     """Mail lives in Maildir format under ~/Maildir, folders as Maildir++ (.Name)."""
     task = "mail-location-maildir"
     user, password = fresh_user()
+    # A second user whose home is still empty: without mail_location, Dovecot would
+    # autodetect the first user's ~/Maildir and fail for this one.
+    newcomer, newcomer_password = fresh_user("newcomer")
+    first_mail = secrets.token_hex(6)
     dropped, appended = secrets.token_hex(6), secrets.token_hex(6)
     folder = f"Project{secrets.randbelow(900) + 100}"
     maildir = f"/home/{user}/Maildir"
     files: dict[str, str | bytes | None] = {
         f"{maildir}/new/{int(time.time())}.M1P1.grader": message(dropped),
         f"{maildir}/cur": None, f"{maildir}/tmp": None}
-    with lab_for(task, submission, engine=engine, users=[(user, password)], files=files,
+    with lab_for(task, submission, engine=engine,
+                 users=[(user, password), (newcomer, newcomer_password)], files=files,
                  default_auth=True, see=SEE_LOCATION) as lab:
         logged_in, subjects, created = _imap_view(lab, user, password, folder,
                                                   message(appended), "INBOX")
+        _imap_view(lab, newcomer, newcomer_password, folder, message(first_mail), "INBOX")
+        newcomer_files = [p for p in _files_containing(lab.path(f"/home/{newcomer}/Maildir"),
+                                                       first_mail.encode())
+                          if p.parent.name in ("cur", "new")]
         on_disk = [p for p in _files_containing(lab.path(maildir), appended.encode())
                    if p.parent.name in ("cur", "new")]
         folder_dir = lab.path(f"{maildir}/.{folder}")
@@ -108,6 +117,9 @@ def mail_location_maildir(submission: Submission, *, engine: str = "lab") -> Ver
             (pop3 is not None and pop3 >= 2, "POP3 sees the same INBOX",
              f"POP3 STAT showed {pop3} message(s)" if pop3 is not None else
              "the POP3 login failed"),
+            (bool(newcomer_files), "a new user's first message lands in a new ~/Maildir",
+             "it is not there: a server that guesses the format (mail_location unset) "
+             "cannot serve a user whose home has no mail yet"),
         ]
         return judge(task, parts, see=SEE_LOCATION, evidence=evidence(lab),
                      hint="mail_location = maildir:~/Maildir (the ~ is the user's home from "

@@ -8,6 +8,7 @@ processes keep their configuration until they exit.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import socket
 import ssl
 import threading
@@ -35,6 +36,12 @@ from ..config.resolve import PathResolver
 from ..storage import open_storage
 from ..storage.model import MailStorage
 from .log import LogBook
+
+# The protocol of the session running in this asyncio task ("imap", "pop3"), set by the
+# session driver at login: settings in a protocol {} block (mail_location, namespaces)
+# apply to that session's storage, as in Dovecot's imap and pop3 processes.
+SESSION_PROTOCOL: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "session_protocol", default=None)
 
 
 @dataclass
@@ -222,7 +229,8 @@ class LabContext:
         """The mail storage of a logged-in user (home and mail from the userdb)."""
         assert result.user is not None
         home = result.home or ""
-        return open_storage(self.config, result.user, home, self.resolver)
+        return open_storage(self.config, result.user, home, self.resolver,
+                            protocol=SESSION_PROTOCOL.get())
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..auth import AuthResult
 from ..auth.sasl import Challenge, Credentials, Failure
-from .context import LabContext
+from .context import SESSION_PROTOCOL, LabContext
 from .server import Channel
 
 
@@ -164,6 +164,7 @@ class SessionDriver:
         if limit is not None:
             await ch.send(conn.too_many_connections(limit))
             return
+        SESSION_PROTOCOL.set(self.protocol)
         if not await self.start_session(result, user):
             ctx.leave(self.protocol, user, ch.remote_ip)
             return

@@ -49,13 +49,19 @@ def _check_user(user: str) -> None:
         raise StorageError(f"Invalid user name: {user!r}", "CANNOT")
 
 
-def _namespace(config: Any) -> tuple[Namespace, str]:
+def _scope(protocol: str | None) -> dict[str, str]:
+    """Keyword arguments that select a ``protocol {}`` filter's values, if any."""
+    return {"protocol": protocol} if protocol else {}
+
+
+def _namespace(config: Any, protocol: str | None = None) -> tuple[Namespace, str]:
     """The inbox namespace from ``namespace {}`` blocks, and its own location."""
-    for ns in config.sections("namespace"):
+    for ns in config.sections("namespace", **_scope(protocol)):
         values = ns.values
         if values.get("disabled") or values.get("type", "private") != "private":
             continue
-        if not values.get("inbox") and len(config.sections("namespace")) > 1:
+        if not values.get("inbox") and len(config.sections("namespace",
+                                                            **_scope(protocol))) > 1:
             continue
         boxes = {name: dict(child.values) for name, child in
                  ns.lists.get("mailbox", {}).items()}
@@ -80,21 +86,24 @@ def storage_for_location(location: MailLocation, resolver: PathResolver,
 
 def open_storage(config: Any, user: str, home: str | None = None,
                  resolver: PathResolver | None = None, *, create: bool = True,
-                 **variables: str) -> MaildirStorage | MboxStorage:
+                 protocol: str | None = None, **variables: str
+                 ) -> MaildirStorage | MboxStorage:
     """The user's folders as ``config`` describes them.
 
     ``config`` is a ``labserver.config.Config`` (or anything with ``get()`` and
     ``sections()``); ``home`` is the userdb's home (configuration path), falling
     back to ``mail_home``; ``resolver`` maps paths into the lab root (by default the
     config's own). With ``create`` the INBOX and ``auto = create`` folders are made.
+    ``protocol`` ("imap", "pop3") applies that protocol's ``protocol {}`` block, as a
+    Dovecot session of that protocol does.
     """
     _check_user(user)
     resolver = resolver or getattr(config, "resolver", None) or PathResolver(None)
-    namespace, ns_location = _namespace(config)
+    namespace, ns_location = _namespace(config, protocol)
     values = mail_user_values(user, home=home or "", **variables)
-    home = mail_home(_get(config, "mail_home"), user, home, values)
+    home = mail_home(_get(config, "mail_home", protocol), user, home, values)
     values["home"] = home or ""
-    text = ns_location or _get(config, "mail_location")
+    text = ns_location or _get(config, "mail_location", protocol)
     try:
         location = parse_location(text, user=user, home=home, values=values,
                                   resolver=resolver)
@@ -109,9 +118,9 @@ def open_storage(config: Any, user: str, home: str | None = None,
     return storage
 
 
-def _get(config: Any, key: str) -> str:
+def _get(config: Any, key: str, protocol: str | None = None) -> str:
     try:
-        value = config.get(key)
+        value = config.get(key, **_scope(protocol))
     except KeyError:
         return ""
     return value or ""

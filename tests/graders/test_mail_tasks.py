@@ -18,9 +18,11 @@ MAILDIR_RIGHT = {
                             "protocol pop3 {\n  mail_location = maildir:~/Maildir\n}\n",
 }
 MAILDIR_WRONG = {
-    "another folder": (BASE + "mail_location = maildir:~/mail\n", 0.2),
-    "mbox instead": (BASE + "mail_location = mbox:~/mail:INBOX=/var/mail/%u\n", 0.2),
-    "fs layout": (BASE + "mail_location = maildir:~/Maildir:LAYOUT=fs\n", 0.8),
+    "another folder": (BASE + "mail_location = maildir:~/mail\n", 1 / 6),
+    "mbox instead": (BASE + "mail_location = mbox:~/mail:INBOX=/var/mail/%u\n", 1 / 6),
+    "fs layout": (BASE + "mail_location = maildir:~/Maildir:LAYOUT=fs\n", 5 / 6),
+    # Autodetection finds the first user's ~/Maildir, but a new user gets nothing.
+    "left to autodetection": (BASE, 5 / 6),
 }
 MBOX_RIGHT = {
     "plain": BASE + "mail_location = mbox:~/mail:INBOX=/var/mail/%u\n",
