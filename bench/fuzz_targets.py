@@ -160,9 +160,19 @@ def fuzz_sasl(data: bytes) -> None:
 
 # --- IMAP and POP3 engines ---------------------------------------------------------------
 
+def _after_selector(data: bytes, login: bytes) -> bytes:
+    """The first byte chooses: even, a session that is logged in already; odd, the login
+    phase. It also sets the size of the pieces the rest arrives in."""
+    if not data:
+        return data
+    return data[:1] + (login if data[0] % 2 == 0 else b"") + data[1:]
+
+
 def _feed(conn, data: bytes, answer: Callable[[object], bytes | None], events) -> None:  # noqa: ANN001
-    """Feed ``data`` in chunks of varying size, as a socket would, then close."""
+    """Feed ``data`` (after its selector byte) in pieces of varying size, as a socket
+    would, then close."""
     step = 1 + (data[0] % 64 if data else 0)
+    data = data[1:]
     chunks = [data[i:i + step] for i in range(0, len(data), step)] + [b""]
     handled = 0
     for chunk in chunks:
@@ -186,8 +196,7 @@ def _feed(conn, data: bytes, answer: Callable[[object], bytes | None], events) -
 
 def fuzz_imap(data: bytes) -> None:
     """IMAP bytes from a client; an even first byte logs in and selects INBOX first."""
-    if data and data[0] % 2 == 0:
-        data = data[:1] + IMAP_LOGIN + data[1:]
+    data = _after_selector(data, IMAP_LOGIN)
     storage = mail().storage()
     conn = imap.ImapConnection(
         imap.ImapSettings(disable_plaintext_auth=False, ssl="no",
@@ -212,8 +221,7 @@ def fuzz_imap(data: bytes) -> None:
 
 def fuzz_pop3(data: bytes) -> None:
     """POP3 bytes from a client; an even first byte logs in first."""
-    if data and data[0] % 2 == 0:
-        data = data[:1] + POP3_LOGIN + data[1:]
+    data = _after_selector(data, POP3_LOGIN)
     storage = mail().storage()
     conn = pop3.Pop3Connection(
         pop3.Pop3Settings(disable_plaintext_auth=False, ssl="no",

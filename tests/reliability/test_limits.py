@@ -76,7 +76,7 @@ def exchange(port: int, payload: bytes, login: bool) -> bytes:
     heard = b""
     try:
         c.sock.sendall(payload)
-        c.sock.settimeout(1.5)
+        c.sock.settimeout(1.0)
         while True:
             chunk = c.sock.recv(65536)
             if not chunk:
@@ -203,7 +203,8 @@ def test_password_brute_force_is_delayed_and_others_served(servers: Servers) -> 
     for name, imap, _ in servers.both():
         c = RawImap(imap)
         delays[name] = []
-        for _ in range(4):
+        # Two attempts at Dovecot: its penalty makes each further one cost 5 seconds.
+        for _ in range(3 if name == "lab" else 2):
             start = time.monotonic()
             status, said = c.command("LOGIN", b"alice", b"guess")
             delays[name].append(round(time.monotonic() - start, 2))
