@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbgrader.utils import determine_grade, is_grade, is_solution
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("*.ipynb")
@@ -30,5 +31,11 @@ def test_notebook_runs_top_to_bottom(path: Path) -> None:
     TIMINGS[path.stem] = time.perf_counter() - start
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
+    # The instructor version earns every point as nbgrader scores it: a graded cell that
+    # writes to stderr, or whose last value is a number below its points, loses them.
+    graded = {c.metadata.nbgrader.grade_id: determine_grade(c) for c in nb.cells
+              if is_grade(c) and not is_solution(c) and c.cell_type == "code"}
+    short = {grade_id: got for grade_id, got in graded.items() if got[0] != got[1]}
+    assert short == {}, f"graded cells short of their points (score, points): {short}"
     print(f"{path.stem}: {TIMINGS[path.stem]:.1f} s; all notebooks so far: "
           f"{sum(TIMINGS.values()):.1f} s")
