@@ -62,6 +62,22 @@ def no_obsolete(submission: Submission) -> Verdict:
     return Verdict(task, True, 1.0, "No obsolete settings: this is Dovecot 2.3 syntax.")
 
 
+# Settings Dovecot reads as a set of words: their order does not matter, and for the
+# mechanism names neither does case (Dovecot upper-cases them).
+WORD_SETS = {"protocols": True, "auth_mechanisms": False, "listen": True,
+             "login_trusted_networks": True, "mail_plugins": True, "auth_realms": True}
+
+
+def _same(setting: str, shown: str, wanted: str) -> bool:
+    if setting not in WORD_SETS:
+        return shown == wanted
+    case_matters = WORD_SETS[setting]
+
+    def words(text: str) -> set[str]:
+        return {w if case_matters else w.upper() for w in text.replace(",", " ").split()}
+    return words(shown) == words(wanted)
+
+
 def setting_value(submission: Submission, setting: str, expected: str,
                   protocol: str | None = None, remote: str | None = None) -> Verdict:
     """A setting has the expected effective value (for a protocol or client address)."""
@@ -82,7 +98,7 @@ def setting_value(submission: Submission, setting: str, expected: str,
     scope = " for " + " and ".join(
         x for x in (protocol and f"protocol {protocol}", remote and f"clients from {remote}")
         if x) if protocol or remote else ""
-    if shown == wanted:
+    if _same(setting, shown, wanted):
         return Verdict(task, True, 1.0, f"{setting}{scope} is {shown!r}, as asked.")
     return Verdict(task, False, 0.0,
                    f"Expected {setting}{scope} to be {wanted!r}, but Dovecot reads {shown!r}.\n"

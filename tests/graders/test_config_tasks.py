@@ -63,3 +63,24 @@ def test_a_grader_never_raises_on_garbage() -> None:
     assert not verdict.passed
     with pytest.raises(KeyError):
         graders.check("no-such-task", "")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("protocols = pop3 imap\n", "imap pop3"),
+    ("auth_mechanisms = PLAIN CRAM-MD5\n", "plain cram-md5"),
+    ("auth_mechanisms = cram-md5 plain\n", "plain cram-md5"),
+    ("listen = ::, *\n", "*, ::"),
+])
+def test_word_list_settings_ignore_order_and_mechanism_case(text, expected) -> None:
+    assert graders.check("setting-value", text, setting=text.split(" =")[0],
+                         expected=expected).passed
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("protocols = imap\n", "imap pop3"),
+    ("auth_mechanisms = plain\n", "plain cram-md5"),
+    ("protocols = IMAP POP3\n", "imap pop3"),
+])
+def test_word_list_settings_still_need_the_same_words(text, expected) -> None:
+    assert not graders.check("setting-value", text, setting=text.split(" =")[0],
+                             expected=expected).passed
