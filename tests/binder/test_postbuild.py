@@ -1,4 +1,4 @@
-"""Binder's build: environment.yml and postBuild make the student edition.
+"""Binder's build: environment.yml and postBuild make the student edition; start.
 
 repo2docker installs environment.yml (Python 3.11 and the pip pins of requirements.txt,
 the project included) and then runs postBuild in the repository folder. Here the same
@@ -6,11 +6,14 @@ happens without Docker: a fresh virtual environment gets exactly environment.yml
 list (from the pip cache where it can), a copy of the repository plays the image's home
 folder, and postBuild runs in it with REPO_DIR set, as in an image build. Then the
 student edition holds every assignment without solutions, the instructor's sources are
-gone, and the instructor's tools are off and locked while the learner's stay on.
+gone, and the instructor's tools are off and locked while the learner's stay on. The
+`start` script, run at each start of the image, gives learners on a hub a copy of the
+student edition and instructors their tools back.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -26,20 +29,21 @@ from tests.test_environment import environment_pip_entries, load_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTBUILD = ROOT / "postBuild"
+START = ROOT / "start"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # What repo2docker copies and the build needs: the project (installed with -e .), the course
 # and its settings, and the build files themselves.
 IMAGE_FILES = ("pyproject.toml", "README.md", "environment.yml", "requirements.txt",
-               "constraints.txt", "nbgrader_config.py", "postBuild")
+               "constraints.txt", "nbgrader_config.py", "postBuild", "start")
 IMAGE_DIRS = ("labserver", "graders", "notebooks", ".jupyter")
 IGNORED = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "user-settings",
                                  "workspaces", "migrated", "*.egg-info")
 
 
-def bash_array(name: str) -> list[str]:
-    """The items of a bash array that postBuild defines as `name=( ... )`."""
-    match = re.search(rf"^{name}=\((.*?)\)", POSTBUILD.read_text(), re.S | re.M)
-    assert match, f"postBuild defines no array {name}"
+def bash_array(name: str, script: Path = POSTBUILD) -> list[str]:
+    """The items of a bash array that a script defines as `name=( ... )`."""
+    match = re.search(rf"^\s*{name}=\((.*?)\)", script.read_text(), re.S | re.M)
+    assert match, f"{script.name} defines no array {name}"
     return match[1].split()
 
 
@@ -51,12 +55,27 @@ LEARNER_SERVER_EXTENSIONS = ["nbgrader.server_extensions.assignment_list",
                              "nbgrader.server_extensions.validate_assignment"]
 
 
-def test_postbuild_is_an_executable_bash_script_that_installs_nothing() -> None:
-    text = POSTBUILD.read_text()
-    assert os.access(POSTBUILD, os.X_OK)
+@pytest.mark.parametrize("script", [POSTBUILD, START], ids=lambda p: p.name)
+def test_scripts_are_executable_bash_that_install_nothing(script: Path) -> None:
+    text = script.read_text()
+    assert os.access(script, os.X_OK)
     assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
-    # environment.yml alone names what is installed; postBuild only uses it.
+    # environment.yml alone names what is installed; the scripts only use it.
     assert not re.search(r"\b(pip|conda|mamba|npm|apt-get)\b.*\binstall\b", text)
+
+
+def test_start_gives_back_the_tools_postbuild_locks() -> None:
+    assert bash_array("plugins", START) == INSTRUCTOR_PLUGINS
+    for extension in INSTRUCTOR_SERVER_EXTENSIONS:
+        assert extension in START.read_text()
+
+
+def test_readme_binder_link_opens_a_page_of_the_student_edition() -> None:
+    """The README's urlpath names the start page as postBuild lays it out."""
+    readme = (ROOT / "README.md").read_text()
+    paths = set(re.findall(r"urlpath=lab/tree/([\w./-]+\.ipynb)", readme))
+    assert paths == {"student-edition/00-start-here/00-start-here.ipynb"}, paths
+    assert (ROOT / "notebooks/00-start-here/00-start-here.ipynb").exists()
 
 
 def test_environment_yml_pins_the_tested_python() -> None:
@@ -142,9 +161,13 @@ def test_instructor_tools_are_off_and_locked(image: tuple[Path, dict[str, str], 
     locked = re.search(r"@jupyter/nbgrader .*\(plugins: (.*) locked\)", labext)
     assert locked and set(locked[1].split(", ")) == set(INSTRUCTOR_PLUGINS), labext
 
-    # A learner's own setting cannot switch a locked tool back on.
+    # A learner's own settings cannot switch a locked tool back on: neither the command
+    # nor a hand-written page_config.json in their Jupyter folder.
     run([jupyter, "labextension", "enable", "--level=user", INSTRUCTOR_PLUGINS[0]], env, home,
         timeout=120)
+    own = home / ".jupyter" / "labconfig" / "page_config.json"
+    own.parent.mkdir(parents=True, exist_ok=True)
+    own.write_text(json.dumps({"disabledExtensions": {p: False for p in INSTRUCTOR_PLUGINS}}))
     again = run([jupyter, "labextension", "list"], env, home, timeout=120)
     assert INSTRUCTOR_PLUGINS[0] in again.partition("Disabled extensions:")[2], again
 
@@ -152,4 +175,37 @@ def test_instructor_tools_are_off_and_locked(image: tuple[Path, dict[str, str], 
     for extension in INSTRUCTOR_SERVER_EXTENSIONS:
         assert re.search(rf"^\s+{re.escape(extension)} disabled\s*$", server, re.M), server
     for extension in LEARNER_SERVER_EXTENSIONS:
+        assert re.search(rf"^\s+{re.escape(extension)} enabled\s*$", server, re.M), server
+
+
+def test_start_copies_the_student_edition_into_a_learners_home_once(
+        image: tuple[Path, dict[str, str], str], tmp_path: Path) -> None:
+    repo, env, _ = image
+    learner = dict(env, HOME=str(tmp_path))
+    run(["bash", str(repo / "start"), "true"], learner, tmp_path, timeout=60)
+    copied = tmp_path / "student-edition"
+    assert sorted(p.name for p in copied.glob("*/*.ipynb")) == \
+        sorted(p.name for p in (repo / "student-edition").glob("*/*.ipynb"))
+    work = next(copied.glob("*/*.ipynb"))
+    work.write_text("the learner's own work")
+    run(["bash", str(repo / "start"), "true"], learner, tmp_path, timeout=60)
+    assert work.read_text() == "the learner's own work"
+
+
+def test_start_turns_the_tools_on_for_an_instructor_only(
+        image: tuple[Path, dict[str, str], str]) -> None:
+    """Runs last: it changes the environment's settings, as an instructor's start does."""
+    home, env, _ = image
+    jupyter = str(Path(env["PATH"].split(os.pathsep)[0]) / "jupyter")
+    run(["bash", "./start", "true"], env, home, timeout=300)
+    learner = run([jupyter, "labextension", "list"], env, home, timeout=120)
+    assert INSTRUCTOR_PLUGINS[0] in learner.partition("Disabled extensions:")[2], learner
+
+    run(["bash", "./start", "true"], dict(env, MAILBOX_LAB_ROLE="instructor"), home,
+        timeout=300)
+    labext = run([jupyter, "labextension", "list"], env, home, timeout=120)
+    for plugin in INSTRUCTOR_PLUGINS:
+        assert plugin not in labext.partition("Disabled extensions:")[2], labext
+    server = run([jupyter, "server", "extension", "list"], env, home, timeout=120)
+    for extension in INSTRUCTOR_SERVER_EXTENSIONS:
         assert re.search(rf"^\s+{re.escape(extension)} enabled\s*$", server, re.M), server
