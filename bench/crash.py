@@ -250,9 +250,16 @@ def run(kills: int, kind: str, root: Path, seed: int = 1) -> CrashReport:
     planted = 0
     slowest = 0.0
     try:
-        for round_no in range(kills):
+        # Round n restarts the server after kill n; every fifth restart, and the last,
+        # is followed by a full account before any client comes back.
+        for round_no in range(kills + 1):
             ports = server.start()
             slowest = max(slowest, _first_select(ports["imap"], rnd.choice(list(soak.USERS))))
+            if round_no == kills or round_no % 5 == 0 and round_no:
+                problems += _verify(ports, ledger, root, kind)
+            if round_no == kills or problems:
+                server.stop()
+                break
             dead = threading.Event()
             threads = [threading.Thread(target=_worker, args=(i, ports, ledger, dead),
                                         daemon=True) for i in range(CLIENTS)]
@@ -267,13 +274,8 @@ def run(kills: int, kind: str, root: Path, seed: int = 1) -> CrashReport:
             if round_no % 2 == 1:
                 plant_lock(root, kind, rnd.choice(list(soak.USERS)), pid)
                 planted += 1
-            if ledger.errors:
-                problems += ledger.errors
-                ledger.errors.clear()
-            if round_no % 5 == 4 or round_no == kills - 1:
-                problems += _verify(server, ledger, root, kind)
-            if problems:
-                break
+            problems += ledger.errors
+            ledger.errors.clear()
     finally:
         server.kill()
     present = sum(len(c) for c in ledger.present.values())
@@ -285,19 +287,16 @@ def run(kills: int, kind: str, root: Path, seed: int = 1) -> CrashReport:
                        problems, checked)
 
 
-def _verify(server: LabProcess, ledger: CrashLedger, root: Path, kind: str) -> list[str]:
-    ports = server.start()
-    try:
-        found = soak.account(root, ports["imap"], ledger,
-                             lambda marker: ledger.bodies.get(marker) or soak.message(marker))
-        problems = [p for k, v in found.items() if k != "views" for p in v]
-        problems += _flags_lost(ports["imap"], ledger)
-        for user in soak.USERS:
-            listed = _listed(ports["imap"], user)
-            if listed != ["Archive", "INBOX"]:
-                problems.append(f"{user}: LIST shows {listed}")
-    finally:
-        server.stop()
+def _verify(ports: dict[str, int], ledger: CrashLedger, root: Path, kind: str) -> list[str]:
+    """The account after a restart, while no client is connected."""
+    found = soak.account(root, ports["imap"], ledger,
+                         lambda marker: ledger.bodies.get(marker) or soak.message(marker))
+    problems = [p for k, v in found.items() if k != "views" for p in v]
+    problems += _flags_lost(ports["imap"], ledger)
+    for user in soak.USERS:
+        listed = _listed(ports["imap"], user)
+        if listed != ["Archive", "INBOX"]:
+            problems.append(f"{user}: LIST shows {listed}")
     if kind == "maildir":
         for user in soak.USERS:
             for folder in soak.FOLDERS:
