@@ -1,9 +1,10 @@
 """A JupyterHub classroom on one machine, for tests: an instructor and students.
 
 JupyterHub runs with its proxy, configurable-http-proxy (from npm), on loopback ports.
-Every user is a hub account with a password (DummyAuthenticator) and a home folder of
-their own; SimpleLocalProcessSpawner starts each user's single-user JupyterLab server as
-a process of its own, on a port of its own, without needing root to switch Unix users.
+Every user is a hub account with a password (SharedPasswordAuthenticator: one for the
+students, one for the instructor, who is the hub's admin) and a home folder of their own.
+SimpleLocalProcessSpawner starts each user's single-user JupyterLab server as a process
+of its own, on a port of its own, without needing root to switch Unix users.
 Because those processes share one Unix account, each student's nbgrader settings name
 their student id; on a real hub (Kubernetes, where every user is `jovyan`) nbgrader takes
 it from JUPYTERHUB_USER instead.
@@ -20,6 +21,7 @@ assignment-list APIs).
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import shutil
@@ -50,8 +52,9 @@ c.ConfigurableHTTPProxy.command = [{proxy!r}]
 c.ConfigurableHTTPProxy.api_url = {proxy_api!r}
 c.ConfigurableHTTPProxy.auth_token = {proxy_token!r}
 c.ConfigurableHTTPProxy.pid_file = {proxy_pid_file!r}
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = {password!r}
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = {student_password!r}
+c.SharedPasswordAuthenticator.admin_password = {instructor_password!r}
 c.Authenticator.admin_users = {admins!r}
 c.Authenticator.allowed_users = {students!r}
 c.JupyterHub.spawner_class = "simple"
@@ -111,6 +114,8 @@ class Classroom:
         self.proxy_api = f"http://127.0.0.1:{free_port()}"
         self.service_token = os.urandom(16).hex()
         self.proxy_token = os.urandom(16).hex()
+        self.student_password = os.urandom(16).hex()
+        self.instructor_password = os.urandom(16).hex()
         self.process: subprocess.Popen[bytes] | None = None
 
     # --- set-up -------------------------------------------------------------------------
@@ -134,7 +139,8 @@ class Classroom:
             pid_file=str(self.base / "jupyterhub.pid"),
             proxy=self.proxy_command, proxy_api=self.proxy_api, proxy_token=self.proxy_token,
             proxy_pid_file=str(self.base / "proxy.pid"),
-            password=self.service_token, admins={self.instructor},
+            student_password=self.student_password,
+            instructor_password=self.instructor_password, admins={self.instructor},
             students=set(self.students), home_template=str(self.homes / "{username}"),
             singleuser=str(venv_bin / "jupyterhub-singleuser"),
             spawner_args=["--allow-root"] if os.getuid() == 0 else [],
@@ -170,8 +176,18 @@ class Classroom:
                  str(self.base / "jupyterhub_config.py")],
                 cwd=self.base, env=env, stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True)
+        # The proxy answers (404) before the Hub has added its route: wait for the Hub.
         wait_http(f"{self.url}/hub/api/", timeout,
                   alive=lambda: self.process.poll() is None, log=self.log)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.hub("GET", "/")
+                return
+            except HTTPFailure:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+                time.sleep(0.3)
 
     def stop(self) -> None:
         """Stop the hub; it stops the users' servers and the proxy it started. Any of
@@ -180,7 +196,10 @@ class Classroom:
             return
         leftovers = [pid for pid in (self._pid_file("proxy.pid"),) if pid]
         if self.process.poll() is None:
-            leftovers += [pid for pid in self.server_pids().values() if pid]
+            try:
+                leftovers += [pid for pid in self.server_pids().values() if pid]
+            except (HTTPFailure, OSError):
+                pass  # the Hub cannot say; it is stopped all the same
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
@@ -229,6 +248,22 @@ class Classroom:
         table = request("GET", f"{self.proxy_api}/api/routes", self.proxy_token)
         return {prefix: route["target"] for prefix, route in table.items()}
 
+    def login(self, user: str, password: str) -> int:
+        """Log in on the Hub's login form as a person would; the status of the answer
+        (302, a redirect to the user's server, when the password is right)."""
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar),
+                                             _NoRedirect())
+        opener.open(f"{self.url}/hub/login", timeout=30).read()
+        xsrf = next(cookie.value for cookie in jar if cookie.name == "_xsrf")
+        form = urllib.parse.urlencode({"username": user, "password": password,
+                                       "_xsrf": xsrf}).encode()
+        try:
+            with opener.open(f"{self.url}/hub/login", data=form, timeout=30) as answer:
+                return answer.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
     # --- the users' servers, through the proxy ------------------------------------------
 
     def user_api(self, user: str, method: str, path: str, body: Any = None,
@@ -253,6 +288,11 @@ class Classroom:
             raise AssertionError(f"{student}: {action} {assignment} failed:\n"
                                  f"{answer.get('value')}")
         return answer
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 def _end(pid: int) -> None:

@@ -16,9 +16,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import nbformat
+import psutil
 import pytest
 
 from tests.hub.classroom import COURSE_ID, Classroom, HTTPFailure
+from tests.hub.resources import tree_rss
 from tests.tools import require_program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +81,15 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Classroom]:
         room.stop()
 
 
+def test_accounts_log_in_with_their_passwords(classroom: Classroom) -> None:
+    assert classroom.login(INSTRUCTOR, classroom.instructor_password) == 302
+    for student in (RIGHT, WRONG):
+        assert classroom.login(student, classroom.student_password) == 302
+        assert classroom.login(student, classroom.instructor_password) == 403
+    assert classroom.login(INSTRUCTOR, classroom.student_password) == 403
+    assert classroom.login("stranger", classroom.student_password) == 403
+
+
 def test_each_user_gets_a_server_of_their_own(classroom: Classroom) -> None:
     for user in (INSTRUCTOR, RIGHT, WRONG):
         server = classroom.spawn(user)
@@ -88,7 +99,8 @@ def test_each_user_gets_a_server_of_their_own(classroom: Classroom) -> None:
     assert len(set(ports.values())) == 3, ports
     pids = classroom.server_pids()
     assert all(pids[user] for user in ports) and len({pids[user] for user in ports}) == 3, pids
-    print(f"servers: ports {ports}, pids { {u: pids[u] for u in ports} }")
+    memory = {user: round(tree_rss(psutil.Process(pids[user])) / 2**20) for user in ports}
+    print(f"servers: ports {ports}, pids { {u: pids[u] for u in ports} }, RSS MB {memory}")
 
 
 def test_students_have_no_formgrader(classroom: Classroom) -> None:
