@@ -265,6 +265,10 @@ class MaildirMailbox:
         self.readonly = readonly
         self.path = path
         self.control = control
+        if control != path:
+            # A separate CONTROL= directory is made on first use, as Dovecot does for a
+            # Maildir that existed before CONTROL= was set.
+            os.makedirs(control, exist_ok=True)
         self.uidlist_path = os.path.join(control, self.UIDLIST_NAME)
         self.keywords_path = os.path.join(control, KEYWORDS)
         self._view = View()
@@ -698,7 +702,10 @@ class MaildirStorage(FolderStore):
         loc = self.location
         if inner == "INBOX" and loc.inbox_path:
             mailbox = self.real(loc.inbox_path)
-            control = self.real(loc.control_dir) if loc.control_dir else mailbox
+            # Dovecot 2.3 keeps INBOX's control files under CONTROL= like any folder's:
+            # CONTROL/.INBOX (Maildir++) or CONTROL/INBOX (LAYOUT=fs).
+            control = self.real(self._dir_of(loc.control_dir, "INBOX")) if loc.control_dir \
+                else mailbox
             return mailbox, control
         sname = self.storage_name(inner)
         mailbox = self.contained(self.real(self._dir_of(loc.root_dir, sname)), self.root_real)
