@@ -4,6 +4,9 @@
   ``/var/vmail/DOMAIN/NAME``; the check delivers and appends mail for a made-up user of a
   made-up domain and looks where it lands, so only the variables ``%d`` and ``%n`` (or
   their long names) pass, never a path typed for one user.
+- ``mail-location-control``: Maildir in ``~/Maildir`` with Dovecot's control files (UID
+  lists, subscriptions) under ``/var/lib/dovecot/control/USER``; the check opens folders,
+  subscribes and appends, then looks for those files on both sides.
 - ``maildir-size-fields``: the ``,S=`` and ``,W=`` values in the names of the files a
   Maildir save writes; the check APPENDs the messages and reads the names on disk.
 - ``pop3-uidl``: the learner's function that computes a POP3 UIDL from a message's UID
@@ -30,6 +33,7 @@ from .probe import Submission, close, evidence, fresh_user, imap_client, judge, 
 from .verdict import Verdict
 
 SEE_VARIABLES = "04-mail-location: Variables"
+SEE_CONTROL = "04-mail-location: Where files land"
 SEE_NAMES = "08-pop3-sizing: Maildir ,S= and ,W="
 SEE_UIDL = "08-pop3-sizing: UIDL and pop3_uidl_format"
 
@@ -111,6 +115,58 @@ def mail_location_virtual(submission: Submission, *, engine: str = "lab") -> Ver
                      hint="for user@domain, %d is the domain and %n the part before the @ "
                           "(%u is the whole address): mail_location = "
                           "maildir:/var/vmail/%d/%n")
+
+
+def _names_under(root: Path, name: str) -> list[Path]:
+    return sorted(root.rglob(name)) if root.is_dir() else []
+
+
+def mail_location_control(submission: Submission, *, engine: str = "lab") -> Verdict:
+    """Maildir in ~/Maildir; control files (CONTROL=) in /var/lib/dovecot/control/USER."""
+    task = "mail-location-control"
+    user, password = fresh_user()
+    dropped, appended = secrets.token_hex(6), secrets.token_hex(6)
+    folder = f"Reports{secrets.randbelow(900) + 100}"
+    maildir, control = f"/home/{user}/Maildir", f"/var/lib/dovecot/control/{user}"
+    files: dict[str, str | bytes | None] = {
+        f"{maildir}/new/{int(time.time())}.M1P1.grader": message(dropped),
+        f"{maildir}/cur": None, f"{maildir}/tmp": None, control: None,
+        # Ready for an INDEX= beside it, as an administrator would make it.
+        f"/var/lib/dovecot/index/{user}": None}
+    with lab_for(task, submission, engine=engine, users=[(user, password)], files=files,
+                 default_auth=True, see=SEE_CONTROL) as lab:
+        logged_in, selected, created = _imap_session(lab, user, password, folder,
+                                                     message(appended))
+        subscribed = False
+        client = imap_client(lab, source=None)
+        try:
+            client.login(user, password)
+            subscribed = client.subscribe(folder)[0] == "OK"
+        except (imaplib.IMAP4.error, OSError):
+            pass
+        finally:
+            close(client)
+        subjects = _subjects(lab, user, password)
+        on_disk = _holding(lab.path(maildir), appended.encode())
+        in_control = _names_under(lab.path(control), "dovecot-uidlist")
+        in_maildir = _names_under(lab.path(maildir), "dovecot-uidlist")
+        parts = [
+            (logged_in and selected and any(dropped in s for s in subjects),
+             "mail delivered to ~/Maildir/new shows in INBOX",
+             "INBOX does not show it; look at the log below"),
+            (bool(on_disk), "a message the client APPENDs is a file under ~/Maildir",
+             "no file under ~/Maildir holds it"),
+            (len(in_control) >= 2, f"the folders' dovecot-uidlist files are under {control}",
+             f"found {len(in_control)} there"),
+            (not in_maildir, "no dovecot-uidlist is left beside the mail in ~/Maildir",
+             f"found {len(in_maildir)} under ~/Maildir"),
+            (created and subscribed and (lab.path(control) / "subscriptions").is_file(),
+             f"SUBSCRIBE writes {control}/subscriptions",
+             "no subscriptions file there" + ("" if subscribed else " (SUBSCRIBE failed)")),
+        ]
+        return judge(task, parts, see=SEE_CONTROL, evidence=evidence(lab),
+                     hint="add :CONTROL=/var/lib/dovecot/control/%u to the Maildir location; "
+                          "the mail root stays ~/Maildir")
 
 
 def _pairs(submission: object) -> list[tuple[int, int]]:
@@ -241,6 +297,7 @@ def pop3_uidl(submission: Callable[[int, int], str], *, uidl_format: str | None 
 
 CHECKS = {
     "mail-location-virtual": mail_location_virtual,
+    "mail-location-control": mail_location_control,
     "maildir-size-fields": maildir_size_fields,
     "pop3-uidl": pop3_uidl,
 }

@@ -47,6 +47,33 @@ def test_virtual_location_refused_config_quotes_doveconf() -> None:
     assert not verdict.passed and "Unknown setting: mail_locaton" in verdict.feedback
 
 
+CONTROL_RIGHT = {
+    "control only": BASE + "mail_location = maildir:~/Maildir:"
+                    "CONTROL=/var/lib/dovecot/control/%u\n",
+    "with an index dir": BASE + "mail_location = maildir:%h/Maildir:CONTROL=/var/lib/dovecot/"
+                         "control/%n:INDEX=/var/lib/dovecot/index/%u\n",
+}
+CONTROL_WRONG = {
+    "no control dir": (BASE + "mail_location = maildir:~/Maildir\n", 0.4),
+    "one control dir for all": (BASE + "mail_location = maildir:~/Maildir:"
+                                "CONTROL=/var/lib/dovecot/control\n", 0.6),
+}
+
+
+@pytest.mark.parametrize("config", CONTROL_RIGHT.values(), ids=CONTROL_RIGHT)
+def test_control_dir_written_two_ways_passes(config: str, engine: str) -> None:
+    verdict = graders.check("mail-location-control", config, engine=engine)
+    assert verdict.passed, str(verdict)
+
+
+@pytest.mark.parametrize("case", CONTROL_WRONG)
+def test_control_dir_mistakes_get_the_same_partial_score(case: str, engine: str) -> None:
+    config, score = CONTROL_WRONG[case]
+    verdict = graders.check("mail-location-control", config, engine=engine)
+    assert not verdict.passed and verdict.score == pytest.approx(score), str(verdict)
+    assert "CONTROL=" in verdict.feedback
+
+
 MESSAGES = [b"Subject: one\n\nhello\n", b"Subject: two\r\n\r\nalready\r\nCRLF\r\n",
             b"Subject: three\n\n.a dot\nno end"]
 # Saved with LF line ends: S= is that size, W= adds one byte per line end.
