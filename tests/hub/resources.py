@@ -6,7 +6,8 @@ Prints figures for docs/jupyterhub.md; it is not a test (nothing here asserts a 
 
 1. At rest: a JupyterLab server as a hub spawns it for one user (the course's packages and
    nbgrader's extensions loaded, no kernel), then the same with one idle kernel. Memory is
-   the resident set size (RSS) of the server's process tree, read after a settling pause.
+   the resident set size (RSS) of the server's process tree, read after a settling pause;
+   CPU is the time that tree used over 30 idle seconds, as a share of one core.
 2. Under a notebook's exercises: a fresh kernel runs every code cell of each notebook (the
    instructor's version, so that every exercise is answered and every lab server starts),
    while a sampler reads the kernel's process tree (the kernel, and the doveconf, mkcert
@@ -123,8 +124,9 @@ def run_notebook(path: Path, timeout: float = 300) -> NotebookFigures:
         manager.shutdown_kernel(now=False)
 
 
-def server_at_rest(settle: float = 5) -> tuple[int, int]:
-    """RSS of a JupyterLab server on the course, alone and then with one idle kernel."""
+def server_at_rest(settle: float = 5, idle_window: float = 30) -> tuple[int, int, float]:
+    """RSS of a JupyterLab server on the course, alone and then with one idle kernel, and
+    the share of one core that server and kernel use at rest (over `idle_window` s)."""
     token = secrets.token_hex(16)
     port = free_port()
     with tempfile.TemporaryDirectory() as home:
@@ -147,20 +149,24 @@ def server_at_rest(settle: float = 5) -> tuple[int, int]:
             urllib.request.urlopen(request, timeout=60).read()
             time.sleep(settle + 5)
             with_kernel = tree_rss(process)
+            before = cpu_seconds(process)
+            time.sleep(idle_window)
+            idle_cpu = (cpu_seconds(process) - before) / idle_window
         finally:
             server.terminate()
             server.wait(timeout=30)
-    return alone, with_kernel
+    return alone, with_kernel, idle_cpu
 
 
 def main(argv: list[str]) -> None:
     notebooks = ([Path(a).resolve() for a in argv] if argv else
                  sorted((ROOT / "notebooks").glob("*/*.ipynb")))
-    alone, with_kernel = server_at_rest()
+    alone, with_kernel, idle_cpu = server_at_rest()
     memory = psutil.virtual_memory().total / MB / 1024
     print(f"cores: {psutil.cpu_count()}, memory: {memory:.0f} GiB")
     print(f"lab server at rest, no kernel:       {alone / MB:7.0f} MB RSS")
-    print(f"lab server at rest, one idle kernel: {with_kernel / MB:7.0f} MB RSS")
+    print(f"lab server at rest, one idle kernel: {with_kernel / MB:7.0f} MB RSS, "
+          f"{idle_cpu * 100:.1f} % of a core")
     print(f"{'notebook':24} {'kernel idle MB':>14} {'kernel peak MB':>14} "
           f"{'CPU s':>7} {'wall s':>7}")
     for path in notebooks:
