@@ -16,16 +16,23 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import venv
 from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import sync_playwright
 
+from tests.browser.lab import ARTIFACTS, free_port, launch_chromium, wait_http
 from tests.test_environment import environment_pip_entries, load_environment
+from tests.tools import require_program
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTBUILD = ROOT / "postBuild"
@@ -176,6 +183,55 @@ def test_instructor_tools_are_off_and_locked(image: tuple[Path, dict[str, str], 
         assert re.search(rf"^\s+{re.escape(extension)} disabled\s*$", server, re.M), server
     for extension in LEARNER_SERVER_EXTENSIONS:
         assert re.search(rf"^\s+{re.escape(extension)} enabled\s*$", server, re.M), server
+
+
+def test_student_edition_in_the_browser(image: tuple[Path, dict[str, str], str],
+                                        tmp_path: Path) -> None:
+    """What a learner sees: the start page of the student edition, and an Nbgrader menu
+    and sidebar without the instructor's tools; the server has no formgrader either."""
+    chromium = require_program("chromium", "chromium")
+    home, env, _ = image
+    token, port = secrets.token_hex(16), free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [str(Path(env["PATH"].split(os.pathsep)[0]) / "jupyter"), "lab", "--no-browser",
+            f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={home}", "--LabApp.expose_app_in_browser=True",
+            *(["--allow-root"] if os.getuid() == 0 else [])]
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / "student-edition.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(argv, cwd=home, env=env, stdin=subprocess.DEVNULL,
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_http(f"{url}/api/status?token={token}", 90, alive=lambda: server.poll() is None,
+                  log=log)
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"{url}/formgrader/api/assignments?token={token}",
+                                   timeout=30)
+        with sync_playwright() as playwright:
+            context = launch_chromium(playwright, chromium, tmp_path / "profile")
+            try:
+                page = context.pages[0] if context.pages else context.new_page()
+                page.set_default_timeout(60_000)
+                start_page = "student-edition/00-start-here/00-start-here.ipynb"
+                page.goto(f"{url}/lab/tree/{start_page}?reset&token={token}")
+                page.wait_for_function(
+                    "(p) => window.jupyterapp?.shell.currentWidget?.context?.path === p",
+                    arg=start_page)
+                page.locator(".jp-NotebookPanel:visible h1", has_text="start here").wait_for()
+                page.screenshot(path=ARTIFACTS / "06-student-edition-start-page.png")
+                assert page.get_by_text("Create Assignment").count() == 0
+
+                page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Nbgrader$")).click()
+                items = page.locator(".lm-Menu .lm-Menu-itemLabel").all_inner_texts()
+                page.screenshot(path=ARTIFACTS / "07-student-edition-nbgrader-menu.png")
+                assert "Assignment List" in items, items
+                assert not {"Formgrader", "Course List"} & set(items), items
+            finally:
+                context.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def test_start_copies_the_student_edition_into_a_learners_home_once(

@@ -14,22 +14,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from tests.browser.lab import MakeStartLab, copy_course
+from tests.browser.lab import ARTIFACTS, MakeStartLab, copy_course, launch_chromium
 from tests.tools import require_program
-
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """Where screenshots and the server log go (ignored by git); printed for the reader."""
+    """Where screenshots and the server log go (ignored by git); printed for the reader.
+    Each run overwrites the files of the last."""
     ARTIFACTS.mkdir(exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
     print(f"browser test artifacts: {ARTIFACTS}")
     return ARTIFACTS
 
@@ -62,9 +55,7 @@ def page(chromium: str, lab: MakeStartLab,
     """One tab of Chromium with a fresh, empty profile."""
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=chromium, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
+        context = launch_chromium(playwright, chromium, profile)
         try:
             tab = context.pages[0] if context.pages else context.new_page()
             tab.set_default_timeout(60_000)

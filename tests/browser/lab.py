@@ -20,12 +20,30 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# Screenshots and server logs of the browser tests (ignored by git).
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 COURSE_FILES = ("Makefile", "requirements.txt", "requirements-test.txt", "constraints.txt",
                 "pyproject.toml", "nbgrader_config.py")
 COURSE_DIRS = ("notebooks", ".jupyter")
 # Run-time state that must not travel into the copy.
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "user-settings", "workspaces",
                                  "migrated", "__pycache__")
+
+
+# How Debian's Chromium is started: headless, no sandbox (CI runs as root), and none of
+# its background connections, which a machine without internet would refuse.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def launch_chromium(playwright, executable: str, profile: Path):  # noqa: ANN001, ANN201
+    """Debian's Chromium (never a downloaded one) with a fresh profile folder; returns the
+    Playwright browser context."""
+    return playwright.chromium.launch_persistent_context(
+        profile, executable_path=executable, headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": 1400, "height": 1000})
 
 
 def free_port() -> int:
