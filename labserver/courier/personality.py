@@ -46,6 +46,8 @@ POP3_GREETING = "Hello there."
 # IMAP_ACL=1 adds these; every login gets ENABLE and UTF8=ACCEPT (imapd.c).
 ACL_CAPABILITY = "ACL ACL2=UNION"
 TAIL_CAPABILITY = "ENABLE UTF8=ACCEPT"
+# What the engine has and Courier-IMAP 5 does not (it answers them as unknown commands).
+NOT_IN_COURIER = frozenset({"ID", "UNSELECT", "MOVE"})
 NAMESPACE_REPLY = '(("INBOX." ".")) NIL (("#shared." ".")("shared." "."))'
 # A wrong password costs five seconds in Courier's login programs (not configurable).
 FAILURE_DELAY = 5.0
@@ -84,6 +86,8 @@ IMAP_REPLIES = {
     "BAD Error in IMAP command received by server.":
         "NO Error in IMAP command received by server.",
     "BAD Error in IMAP command {}: Unknown command.":
+        "NO Error in IMAP command received by server.",
+    "BAD Error in IMAP command UID {}: Unknown command.":
         "NO Error in IMAP command received by server.",
 }
 
@@ -192,6 +196,7 @@ def imap_settings(base: ImapSettings, cs: CourierSettings) -> ImapSettings:
         base, login_greeting=GREETING, replies=Rewording(IMAP_REPLIES), reply_timing=False,
         fixed_capabilities=imap_capabilities(cs.imap, dict(cs.env["imap"])),
         login_capability_code=False, namespace_reply=NAMESPACE_REPLY,
+        disabled_commands=NOT_IN_COURIER,
         disable_plaintext_auth=cs.imap.tls_required)
 
 

@@ -162,7 +162,8 @@ class Login:
             return  # handled by sasl_line()
         handler = self.commands.get(type(event))
         self.tag = getattr(event, "tag", b"*") or b"*"
-        if handler is None:
+        name = getattr(event, "name", "") or type(event).__name__.upper()
+        if handler is None or name in conn.settings.disabled_commands:
             self.invalid_command()
             return
         handler(event)

@@ -293,7 +293,7 @@ class Session:
         if getattr(event, "uid", False) and not name.startswith("UID "):
             name = "UID " + name
         self.last_command = name
-        if handler is None:
+        if handler is None or name.removeprefix("UID ") in conn.settings.disabled_commands:
             self.tagged(tag, "BAD " + bad_text(True, name, "Unknown command"), timing=False)
             self._bad()
             return

@@ -99,8 +99,10 @@ class ImapSettings:
     # Another server's personality on this engine (labserver.courier); the defaults are
     # Dovecot's own behaviour. ``replies`` rewords tagged and untagged replies,
     # ``reply_timing`` adds Dovecot's "(0.001 + 0.000 secs)" to them, ``namespace_reply``
-    # is the NAMESPACE response after "* NAMESPACE ".
+    # is the NAMESPACE response after "* NAMESPACE ", ``disabled_commands`` (by name,
+    # "MOVE" also disables "UID MOVE") answer as unknown commands.
     replies: Rewording = field(default_factory=Rewording, compare=False)
+    disabled_commands: frozenset[str] = frozenset()
     reply_timing: bool = True
     fixed_capabilities: FixedCapabilities | None = None
     login_capability_code: bool = True

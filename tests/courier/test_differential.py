@@ -33,10 +33,12 @@ from tests.courier.courier_harness import RealCourier
 NOBODY = 65534
 
 IMAP_SESSION = [
-    b"a0 FOO", b"a1 CAPABILITY", b"a2 NOOP", b"a3 LOGIN alice secret", b"a4 CAPABILITY",
+    b"a0 FOO", b"a01 ID NIL", b"a1 CAPABILITY", b"a2 NOOP", b"a3 LOGIN alice secret",
+    b"a4 CAPABILITY",
     b"a5 NAMESPACE", b'a6 LIST "" "*"', b'a7 LIST "" "%"', b'a8 LSUB "" "*"',
     b"a9 STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN)", b"b1 SELECT INBOX",
-    b"b2 UID FETCH 1:* (UID FLAGS RFC822.SIZE)", b"b3 SEARCH ALL", b"b0 FOO",
+    b"b2 UID FETCH 1:* (UID FLAGS RFC822.SIZE)", b"b3 SEARCH ALL", b"b0 FOO", b"b01 ID NIL",
+    b"b02 UID MOVE 1 INBOX.Sent",
     b"b4 SUBSCRIBE INBOX.Sent.2024",
     b"b5 UNSUBSCRIBE INBOX.Sent.2024", b"b6 CLOSE", b"b7 LOGOUT",
 ]
@@ -205,7 +207,7 @@ def _imap(both, tag: bytes) -> tuple[list[str], list[str]]:  # noqa: ANN001
 
 
 def test_greeting_and_capabilities(both) -> None:  # noqa: ANN001
-    for tag in (b"*", b"a0", b"a1", b"a2", b"a3", b"a4"):
+    for tag in (b"*", b"a0", b"a01", b"a1", b"a2", b"a3", b"a4"):
         real, lab = _imap(both, tag)
         assert lab == real, tag
 
@@ -235,7 +237,7 @@ def test_lsub_names(both) -> None:  # noqa: ANN001
 def test_status_and_the_tagged_replies(both) -> None:  # noqa: ANN001
     real, lab = _imap(both, b"a9")
     assert lab == real
-    for tag in (b"b0", b"b1", b"b2", b"b3", b"b4", b"b5", b"b6", b"b7"):
+    for tag in (b"b0", b"b01", b"b02", b"b1", b"b2", b"b3", b"b4", b"b5", b"b6", b"b7"):
         real, lab = _imap(both, tag)
         assert lab[-1] == real[-1], tag
     real, lab = _imap(both, b"b7")
