@@ -17,7 +17,10 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+
+from playwright.sync_api import BrowserContext, Playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 # Screenshots and server logs of the browser tests (ignored by git).
@@ -38,7 +41,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def launch_chromium(playwright, executable: str, profile: Path):  # noqa: ANN001, ANN201
+def launch_chromium(playwright: Playwright, executable: str, profile: Path) -> BrowserContext:
     """Debian's Chromium (never a downloaded one) with a fresh profile folder; returns the
     Playwright browser context."""
     return playwright.chromium.launch_persistent_context(
@@ -53,7 +56,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float, alive=lambda: True, log: Path | None = None) -> None:
+def wait_http(url: str, timeout: float, alive: Callable[[], bool] = lambda: True,
+              log: Path | None = None) -> None:
     """Poll `url` until it answers without a server error, for at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
     last = "no answer"

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import nbformat
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 from tests.browser.lab import MakeStartLab
 
@@ -167,7 +167,7 @@ def test_topic_notebook_widgets_render_and_a_quiz_answers(
     page.screenshot(path=artifacts / "04-topic-notebook-quiz-feedback.png")
 
 
-def choose_an_answer(card) -> None:  # noqa: ANN001 (a Playwright Locator)
+def choose_an_answer(card: Locator) -> None:
     """Pick the first choice, or type an answer, whatever the question's style."""
     field = card.locator(".mal-quiz-input")
     if field.locator("input[type=radio]").count():

@@ -40,7 +40,7 @@ from tests.browser.lab import ROOT, free_port, wait_http
 COURSE_ID = "mailbox-access-lab"
 SERVICE = "classroom-test"
 HUB_CONFIG = """\
-c = get_config()  # noqa: F821
+c = get_config()
 c.JupyterHub.bind_url = {bind_url!r}
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = {hub_port}
@@ -126,7 +126,7 @@ class Classroom:
         self.exchange.chmod(0o777)  # students drop their submissions here
         self.etc_jupyter.mkdir()
         (self.etc_jupyter / "nbgrader_config.py").write_text(
-            "c = get_config()  # noqa: F821\n"
+            "c = get_config()\n"
             f"c.Exchange.root = {str(self.exchange)!r}\n")
         self._prepare_instructor(self.homes / self.instructor)
         for student in self.students:
@@ -160,7 +160,7 @@ class Classroom:
         (jupyter / "jupyter_server_config.json").write_text(json.dumps(STUDENT_SERVER_CONFIG))
         (jupyter / "labconfig" / "page_config.json").write_text(json.dumps(STUDENT_PAGE_CONFIG))
         (home / "nbgrader_config.py").write_text(
-            "c = get_config()  # noqa: F821\n"
+            "c = get_config()\n"
             f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
             f"c.CourseDirectory.student_id = {student!r}\n")
 
