@@ -95,7 +95,7 @@ IMAP_REPLIES = {
 POP3_REPLIES = {
     "+OK Begin TLS negotiation now.": "+OK Begin SSL/TLS negotiation now.",
     "USER +OK": "+OK Password required.",
-    "PASS +OK Logged in.": "+OK logged in.",
+    "+OK Logged in.": "+OK logged in.",
     "-ERR [AUTH] Authentication failed.": "-ERR Login failed.",
     "-ERR No username given.": "-ERR USER/PASS required.",
     "QUIT +OK Logging out": "+OK Better luck next time.",
