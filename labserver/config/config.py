@@ -34,7 +34,7 @@ class Config:
     hostname: str = ""
     delayed_error: str | None = None
     # derived views computed on demand (the configuration never changes once read)
-    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_context(cls, ctx: ParseContext) -> Config:
@@ -62,7 +62,16 @@ class Config:
     def matching(self, protocol: str | None = None, local: str | None = None,
                  remote: str | None = None, local_name: str | None = None
                  ) -> list[FilterParser]:
-        """The filter blocks that apply to a connection, most specific first."""
+        """The filter blocks that apply to a connection, most specific first (kept in
+        ``cache``: every connection of a server asks this for each setting it reads)."""
+        key = ("matching", protocol, local, remote, local_name)
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = self._matching(protocol, local, remote, local_name)
+        return found
+
+    def _matching(self, protocol: str | None, local: str | None, remote: str | None,
+                  local_name: str | None) -> list[FilterParser]:
         want = flt.Filter(
             service=protocol, local_name=local_name,
             local=None if local is None else ipaddress.ip_network(local),
