@@ -461,6 +461,11 @@ def _write(data: bytes, part: MimePart, extended: bool) -> bytes:
 
 # --- the public object ---------------------------------------------------------------------
 
+# ENVELOPE values by the header block they were computed from (ParsedMessage.envelope).
+ENVELOPE_CACHE_SIZE = 4096
+_ENVELOPES: dict[bytes, bytes] = {}
+
+
 class ParsedMessage:
     """A message, parsed once; all values are bytes ready to put in a FETCH response."""
 
@@ -478,7 +483,16 @@ class ParsedMessage:
         return self.root.headers
 
     def envelope(self) -> bytes:
-        return b"(" + envelope(self.root.headers) + b")"
+        # The same headers give the same ENVELOPE: clients fetch it for the same
+        # messages in session after session, and parsing addresses is the slow part.
+        key = self.data[:self.root.body_start]
+        value = _ENVELOPES.get(key)
+        if value is None:
+            value = b"(" + envelope(self.root.headers) + b")"
+            if len(_ENVELOPES) >= ENVELOPE_CACHE_SIZE:
+                _ENVELOPES.clear()
+            _ENVELOPES[key] = value
+        return value
 
     def body(self) -> bytes:
         return b"(" + _write(self.data, self.root, False) + b")"
