@@ -40,15 +40,21 @@ def _text(data: list[object]) -> tuple[str, ...]:
     return tuple(x.decode("utf-8", "replace") for x in data if isinstance(x, bytes))
 
 
+def _last(data: list[object]) -> str:
+    lines = _text(data)
+    return lines[-1] if lines else ""
+
+
 def first_contact(lab: Lab, user: str, password: str, *, host: str = "127.0.0.1",
                   timeout: float = TIMEOUT) -> FirstContact:
     """Log in to the lab's ``imap`` listener and record the first answers."""
     imap = imaplib.IMAP4(host, lab.port("imap"), timeout=timeout)
     try:
         greeting = imap.welcome.decode("utf-8", "replace")
-        before = " ".join(_text(imap.capability()[1]))
+        before = _last(imap.capability()[1])
         imap.login(user, password)
-        after = " ".join(_text(imap.capability()[1]))
+        # imaplib also keeps the [CAPABILITY ...] code of LOGIN's reply: the last is the answer
+        after = _last(imap.capability()[1])
         namespace = " ".join(_text(imap.namespace()[1]))
         folders = _text(imap.list('""', "*")[1])
         subscribed = _text(imap.lsub('""', "*")[1])

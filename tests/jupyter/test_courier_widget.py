@@ -46,6 +46,7 @@ def test_each_server_in_its_own_words(contacts: dict[str, FirstContact]) -> None
     assert '"." Sent' in "\n".join(dovecot.folders)
     assert courier.subscribed == ('() "." INBOX.Sent',)
     assert "STARTTLS" not in courier.capability_after
+    assert dovecot.capability_after.count("IMAP4rev1") == 1
 
 
 def test_the_table_marks_what_differs(contacts: dict[str, FirstContact]) -> None:
