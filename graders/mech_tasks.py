@@ -20,6 +20,7 @@ import hmac
 import imaplib
 import poplib
 import secrets
+import time
 from collections.abc import Callable
 
 from labserver.auth import schemes
@@ -194,6 +195,35 @@ def _start(task: str, lab: Lab) -> None:
         raise probe.Rejected(Verdict(
             task, False, 0.0, f"Dovecot reads this configuration but cannot start with it:"
             f"\n  {message}", tuple(lab.logs()[-10:]), see=SEE)) from None
+    fatal = _auth_fatal(lab)
+    if fatal:
+        raise probe.Rejected(Verdict(
+            task, False, 0.0, "Dovecot starts with this configuration, but its auth process "
+            f"does not: every client is told \"Auth process broken\". The log says:\n  {fatal}",
+            tuple(lab.logs()[-10:]), see=SEE))
+
+
+def _auth_fatal(lab: Lab) -> str | None:
+    """Why the auth process dies (auth_mechanisms it cannot run), found as a learner
+    would: the first client's greeting says "Auth process broken", the log says why."""
+    listeners = [s.name for s, _ in lab.listeners() if not s.ssl]
+    if not listeners:
+        return None
+    _, host, port = probe._target(lab, listeners[0])  # noqa: SLF001 - the probe's own address
+    try:
+        with probe._connect(host, port, probe.TIMEOUT, fresh_source()) as sock:  # noqa: SLF001
+            greeting = sock.recv(200)
+    except OSError:
+        return None
+    if b"Auth process broken" not in greeting:
+        return None
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        fatal = lab.logs("auth: Fatal: ")
+        if fatal:
+            return fatal[-1].split("auth: Fatal: ", 1)[1]
+        time.sleep(0.05)
+    return "Auth process broken"
 
 
 def _protocols(lab: Lab) -> list[str]:

@@ -20,6 +20,7 @@ Every step leaves the log lines Dovecot's auth process writes, filtered by
 from __future__ import annotations
 
 import fnmatch
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,6 +145,7 @@ class Authenticator:
         self.failure_delay = float(_get(config, "auth_failure_delay", 2))
         self.mechanisms = str(_get(config, "auth_mechanisms", "plain")).upper().split()
         self.startup_log: list[LogLine] = []
+        self._worker_requests = itertools.count(1)
         passdb_sections = list(config.sections("passdb"))
         userdb_sections = list(config.sections("userdb"))
         ctx = DriverContext(self.resolver, userdb_count=len(userdb_sections))
@@ -175,6 +177,13 @@ class Authenticator:
             default_fields=str(_sget(section, "default_fields", "")),
             override_fields=str(_sget(section, "override_fields", "")),
         )
+
+    def _worker_tag(self, entry: DbEntry) -> str:
+        """``auth-worker<N>`` for a blocking driver's lookup (numbered as the worker
+        numbers its requests), "" for one the auth process runs itself."""
+        if not getattr(entry.driver, "blocking", False):
+            return ""
+        return f"auth-worker<{next(self._worker_requests)}>"
 
     # --- requests -------------------------------------------------------------------
 
@@ -265,7 +274,11 @@ class Authenticator:
             extra_before = dict(request.extra_fields)
             userdb_before = dict(request.userdb_fields)
             self._passdb_template(request, entry.default_fields)
-            result = ask(entry)
+            request.worker_tag = self._worker_tag(entry)
+            try:
+                result = ask(entry)
+            finally:
+                request.worker_tag = ""
             if result is PassdbResult.OK and "noauthenticate" in request.extra_fields:
                 result = PassdbResult.NEXT
             self._passdb_template(request, entry.override_fields)
@@ -392,7 +405,11 @@ class Authenticator:
             before = dict(request.userdb_fields)
             for key, value in userdb_mod.parse_template(entry.default_fields):
                 request.set_userdb_field(key, "" if value is None else request.expand(value))
-            result = entry.driver.lookup(request)
+            request.worker_tag = self._worker_tag(entry)
+            try:
+                result = entry.driver.lookup(request)
+            finally:
+                request.worker_tag = ""
             rule = {UserdbResult.OK: entry.result_success,
                     UserdbResult.INTERNAL_FAILURE: entry.result_internalfail,
                     }.get(result, entry.result_failure)

@@ -82,9 +82,10 @@ def _drivers() -> dict[str, type]:
     from .passdb_passwdfile import PasswdFilePassdb
     from .passdb_shadow import ShadowPassdb
     from .passdb_sql import SqlPassdb
+    from .passdb_static import StaticPassdb
 
     return {"passwd-file": PasswdFilePassdb, "pam": PamPassdb, "passwd": PasswdPassdb,
-            "shadow": ShadowPassdb, "sql": SqlPassdb}
+            "shadow": ShadowPassdb, "sql": SqlPassdb, "static": StaticPassdb}
 
 
 PASSDB_DRIVERS: dict[str, type] = _drivers()

@@ -42,6 +42,8 @@ class PamPassdb:
     name: ClassVar[str] = "pam"
     default_pass_scheme = "PLAIN"
 
+    blocking = True  # run by an auth-worker (see request.py)
+
     def __init__(self, args: str, ctx: DriverContext) -> None:
         self.resolver = ctx.resolver
         self.service_name = DEFAULT_SERVICE

@@ -23,6 +23,7 @@ class ShadowPassdb:
     default_pass_scheme = SCHEME
 
     def __init__(self, args: str, ctx: DriverContext) -> None:
+        self.blocking = args != "blocking=no"  # run by an auth-worker unless told not to
         if args and args != "blocking=no":
             raise AuthConfigError(f"passdb shadow: Unknown setting: {args}")
         self.resolver = ctx.resolver

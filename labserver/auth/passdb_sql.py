@@ -23,6 +23,8 @@ from .request import AuthRequest
 class SqlPassdb:
     name: ClassVar[str] = "sql"
 
+    blocking = True  # SQLite is synchronous: Dovecot runs it in an auth-worker
+
     def __init__(self, args: str, ctx: DriverContext) -> None:
         self.conn = SqlConnection(args, ctx.resolver)
         self.default_pass_scheme = self.conn.set["default_pass_scheme"]

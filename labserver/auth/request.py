@@ -9,6 +9,12 @@ process would write, with the same prefixes::
 
 The prefix names the database (``passwd-file``), or the mechanism in lower case
 (``plain``), then ``(user,remote-ip,<session>)``; ``?`` stands for a user not known yet.
+Lines of blocking drivers (sql, pam, passwd, shadow) come from an auth-worker process,
+which names the auth process's connection and numbers its requests::
+
+    auth-worker(1234): Info: conn unix:auth-worker (pid=1233,uid=0): auth-worker<1>:
+    sql(alice,127.0.0.1,<sess>): Password mismatch   (one line in the log)
+
 Which levels reach the log follows ``auth_verbose``, ``auth_debug`` and a passdb's or
 userdb's own ``auth_verbose``; errors and warnings always do.
 """
@@ -16,6 +22,7 @@ userdb's own ``auth_verbose``; errors and warnings always do.
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 
 from labserver.config.varexpand import expand, mail_user_values
@@ -23,6 +30,8 @@ from labserver.config.varexpand import expand, mail_user_values
 from . import schemes
 
 MAX_LOG_USERNAME_LEN = 64  # auth-request.c
+# How an auth-worker names the auth process's connection that asked it (auth-worker-client.c)
+WORKER_CONN = f"conn unix:auth-worker (pid={os.getpid()},uid={os.getuid()}):"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,9 @@ class AuthRequest:
     userdb_lookup: bool = False
     db_name: str = ""  # the passdb/userdb whose lookup runs, for the log prefix
     db_verbose: str = "default"
+    # "auth-worker<N>" while a blocking driver (sql, pam, passwd, shadow) runs: Dovecot
+    # hands those lookups to an auth-worker process, which writes the lines it logs.
+    worker_tag: str = ""
     log: list[LogLine] = field(default_factory=list)
 
     # --- logging -------------------------------------------------------------------
@@ -90,8 +102,14 @@ class AuthRequest:
         return ",".join(parts)
 
     def _emit(self, level: str, name: str, text: str, db_verbose: str = "default") -> None:
-        if self.log_policy.shows(level, db_verbose):
-            self.log.append(LogLine(level, f"{name}({self.identifier()}): {text}"))
+        if not self.log_policy.shows(level, db_verbose):
+            return
+        message = f"{name}({self.identifier()}): {text}"
+        if self.worker_tag:
+            self.log.append(LogLine(level, f"{WORKER_CONN} {self.worker_tag}: {message}",
+                                    f"auth-worker({os.getpid()})"))
+        else:
+            self.log.append(LogLine(level, message))
 
     def db_log(self, level: str, text: str) -> None:
         """A line from the running passdb/userdb (authdb_event in Dovecot)."""

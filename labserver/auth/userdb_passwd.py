@@ -21,7 +21,11 @@ class PasswdUserdb:
 
     def __init__(self, args: str, ctx: DriverContext) -> None:
         self.resolver = ctx.resolver
-        self.template = [(k, v) for k, v in parse_template(args) if k != "blocking"]
+        template = parse_template(args)
+        # run by an auth-worker unless blocking=no
+        self.blocking = all(v is None or v.lower() == "yes" for k, v in template
+                            if k == "blocking")
+        self.template = [(k, v) for k, v in template if k != "blocking"]
         self.startup_log: list[tuple[str, str]] = []
         if self.template:
             self.startup_log.append(

@@ -20,6 +20,8 @@ from .userdb import UserdbResult
 class SqlUserdb:
     name: ClassVar[str] = "sql"
 
+    blocking = True  # SQLite is synchronous: Dovecot runs it in an auth-worker
+
     def __init__(self, args: str, ctx: DriverContext) -> None:
         self.conn = SqlConnection(args, ctx.resolver)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..auth import AuthConfigError, Authenticator, AuthResult, CredentialsLookup, b64, policy
+from ..auth import Authenticator, AuthResult, CredentialsLookup, b64, policy
 from ..auth.passdb import PassdbResult
 from ..auth.request import AuthRequest as AuthdRequest
 from ..auth.sasl import MECHANISMS, Challenge, Credentials, Failure
@@ -37,6 +37,11 @@ from ..config.resolve import PathResolver
 from ..storage import open_storage
 from ..storage.model import MailStorage
 from .log import LogBook
+
+# service_monitor_throttle() in Dovecot's master: the first failed start of a service waits
+# 2 seconds before the next, then twice as long each time, at most a minute.
+AUTH_THROTTLE_MIN = 2.0
+AUTH_THROTTLE_MAX = 60.0
 
 # The protocol of the session running in this asyncio task ("imap", "pop3"), set by the
 # session driver at login: settings in a protocol {} block (mail_location, namespaces)
@@ -68,11 +73,37 @@ class LabContext:
         self.auth = Authenticator(self.config, self.resolver)
         fatal = mechanism_startup_errors(self.config.get("auth_mechanisms").split(),
                                          [_capabilities(e.driver) for e in self.auth.passdbs])
-        if fatal:
-            # Dovecot's auth process dies with this message and logins then hang; the
-            # lab refuses to start instead, with the same words.
-            self.log.log("auth: ", "Fatal", fatal[0])
-            raise AuthConfigError(fatal[0])
+        # Dovecot starts all the same: its auth process dies with this message each time
+        # the master starts it for a login process (see auth_process_start).
+        self.auth_fatal: str | None = fatal[0] if fatal else None
+        self._auth_throttle = 0.0
+        self._auth_next_start = 0.0
+        self._auth_last_start = -1.0
+
+    async def auth_process_start(self) -> float:
+        """A login process needs the auth process, which cannot start (``auth_fatal``).
+
+        As Dovecot's master: a start attempt now, or at the end of the throttle the last
+        failure set (2 s, doubling up to 60 s); each attempt logs the auth process's Fatal
+        line and the master's throttling line. Clients arriving during a throttle wait
+        for the next attempt. Returns the seconds this client waited.
+        """
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        start = max(now, self._auth_next_start)
+        attempt = start > self._auth_last_start
+        if attempt:
+            self._auth_last_start = start
+            self._auth_throttle = min(AUTH_THROTTLE_MAX, self._auth_throttle * 2
+                                      or AUTH_THROTTLE_MIN)
+            self._auth_next_start = start + self._auth_throttle
+            throttle = self._auth_throttle
+        await asyncio.sleep(start - now)
+        if attempt:
+            self.log.log("auth: ", "Fatal", str(self.auth_fatal))
+            self.log.error("master: ", "service(auth): command startup failed, throttling "
+                                       f"for {throttle:.3f} secs")
+        return loop.time() - now
 
     def tls(self, protocol: str) -> ssl.SSLContext | None:
         return self.tls_contexts.get(protocol)

@@ -27,6 +27,7 @@ IDLE_POLL = 0.25
 class ImapDriver(SessionDriver):
     protocol = "imap"
     TLS_FAILED = b"* BYE [UNAVAILABLE] TLS initialization failed.\r\n"
+    AUTH_BROKEN = b"* BYE Auth process broken\r\n"
     events = imap_session
 
     async def read(self) -> bytes | None:

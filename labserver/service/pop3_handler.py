@@ -20,6 +20,7 @@ IDLE_TIMEOUT = 600.0
 class Pop3Driver(SessionDriver):
     protocol = "pop3"
     TLS_FAILED = b"-ERR [SYS/TEMP] TLS initialization failed.\r\n"
+    AUTH_BROKEN = b"-ERR Auth process broken\r\n"
     events = pop3
 
     async def read(self) -> bytes | None:

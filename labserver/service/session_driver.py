@@ -17,6 +17,7 @@ from typing import Any
 
 from ..auth import AuthResult
 from ..auth.sasl import Challenge, Credentials, Failure
+from ..pop3._logformat import login_log_message
 from .context import SESSION_PROTOCOL, LabContext
 from .server import Channel
 
@@ -26,6 +27,7 @@ class SessionDriver:
 
     protocol = ""
     TLS_FAILED = b""
+    AUTH_BROKEN = b""
     events: ModuleType
 
     def __init__(self, ch: Channel, ctx: LabContext, conn: Any) -> None:
@@ -63,8 +65,23 @@ class SessionDriver:
 
     # -- the shared loop --------------------------------------------------------
 
+    async def auth_broken(self) -> None:
+        """The auth process cannot start (``auth_mechanisms`` it refuses): the greeting
+        waits for it, then the client is told so and disconnected, as by Dovecot."""
+        waited = await self.ctx.auth_process_start()
+        conn = self.conn
+        message = ("Disconnected: Auth process broken (disconnected before auth was ready, "
+                   f"waited {round(waited)} secs)")
+        self.ctx.log.info(f"{self.protocol}-login: ", login_log_message(
+            message, conn._login_values(), conn.settings.login_log_format_elements,
+            conn.settings.login_log_format))
+        await self.ch.send(self.AUTH_BROKEN)
+
     async def run(self) -> None:
         ev, ch, ctx, conn = self.events, self.ch, self.ctx, self.conn
+        if ctx.auth_fatal is not None:
+            await self.auth_broken()
+            return
         await ch.send(conn.start())
         mech = None
         request = None

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import re
 import socket
+import ssl
 
 from labserver.auth.sasl import cram_md5, digest_md5
 from labserver.auth.sasl.scram import ScramClient
@@ -18,7 +19,7 @@ CNONCE = "fyko+d2lbbFgONRv9qkxdawL"  # RFC 5802's example client nonce
 
 
 class _Lines:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket | ssl.SSLSocket) -> None:
         self.sock = sock
         self.buf = b""
 
@@ -60,13 +61,41 @@ def respond(mech: str, user: str, password: str, challenge: bytes, step: int,
     raise ValueError(mech)
 
 
+def _drain(conn: _Lines, last: bytes) -> None:
+    """Read the goodbye (up to a line starting with ``last``, or the end) before closing,
+    so that the server, not a race with the client's close, ends the connection."""
+    for _ in range(5):
+        try:
+            line = conn.line()
+        except OSError:
+            return
+        if not line or line.startswith(last):
+            return
+
+
+def _starttls(conn: _Lines, command: bytes, out: list[bytes]) -> None:
+    """``STARTTLS``/``STLS``, then the handshake (no certificate check: a test server)."""
+    conn.send(command)
+    reply = conn.line()
+    out.append(reply)
+    if not reply.startswith((b"s OK", b"+OK")):
+        return
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    conn.sock = ctx.wrap_socket(conn.sock)
+
+
 def imap_authenticate(host: str, port: int, mech: str, user: str, password: str,
-                      timeout: float = 10, source: str | None = None) -> list[bytes]:
-    """``a AUTHENTICATE mech``, then answer challenges until the tagged reply."""
+                      timeout: float = 10, source: str | None = None,
+                      tls: bool = False) -> list[bytes]:
+    """``a AUTHENTICATE mech`` (after ``s STARTTLS`` when ``tls``), then answer
+    challenges until the tagged reply."""
     with socket.create_connection((host, port), timeout,
                                   (source, 0) if source else None) as sock:
         conn = _Lines(sock)
         out = [conn.line()]
+        if tls:
+            _starttls(conn, b"s STARTTLS", out)
         conn.send(b"a AUTHENTICATE " + mech.encode())
         client: dict = {}
         step = 0
@@ -79,17 +108,22 @@ def imap_authenticate(host: str, port: int, mech: str, user: str, password: str,
             conn.send(base64.b64encode(respond(mech, user, password, challenge, step, client)))
             step += 1
         conn.send(b"b LOGOUT")
+        _drain(conn, b"b ")
         return out
 
 
 def pop3_authenticate(host: str, port: int, mech: str, user: str, password: str,
-                      timeout: float = 10, source: str | None = None) -> list[bytes]:
-    """``AUTH mech`` (or ``APOP user digest``) and the server's lines."""
+                      timeout: float = 10, source: str | None = None,
+                      tls: bool = False) -> list[bytes]:
+    """``AUTH mech`` (or ``APOP user digest``), after ``STLS`` when ``tls``, and the
+    server's lines."""
     with socket.create_connection((host, port), timeout,
                                   (source, 0) if source else None) as sock:
         conn = _Lines(sock)
         greeting = conn.line()
         out = [greeting]
+        if tls:
+            _starttls(conn, b"STLS", out)
         if mech == "APOP":
             stamp = re.search(rb"<[^>]*>", greeting)
             ts = stamp.group(0).decode() if stamp else ""
@@ -97,6 +131,7 @@ def pop3_authenticate(host: str, port: int, mech: str, user: str, password: str,
             conn.send(f"APOP {user} {digest}".encode())
             out.append(conn.line())
             conn.send(b"QUIT")
+            _drain(conn, b"")
             return out
         conn.send(b"AUTH " + mech.encode())
         client: dict = {}
@@ -110,4 +145,5 @@ def pop3_authenticate(host: str, port: int, mech: str, user: str, password: str,
             conn.send(base64.b64encode(respond(mech, user, password, challenge, step, client)))
             step += 1
         conn.send(b"QUIT")
+        _drain(conn, b"")
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -55,8 +56,24 @@ def make(root: Path, body: str) -> Authenticator:
     return Authenticator(cfg, PathResolver(root))
 
 
+_WORKER = re.compile(r"^auth-worker\(\d+\): (\w+): conn unix:auth-worker "
+                     r"\(pid=\d+,uid=\d+\): auth-worker<\d+>: ")
+
+
 def info(result) -> list[str]:  # noqa: ANN001
-    return [str(x) for x in result.log if ": Debug: " not in str(x)]
+    """Non-debug lines; an auth-worker's lines as ``auth-worker: Level: ...`` (its pid,
+    the asking connection and the request number left out)."""
+    return [_WORKER.sub(r"auth-worker: \1: ", str(x)) for x in result.log
+            if ": Debug: " not in str(x)]
+
+
+def test_blocking_drivers_log_from_an_auth_worker(tmp_path: Path) -> None:
+    auth = make(lab(tmp_path), PAM.replace("%s", "dovecot"))
+    lines = [str(x) for x in auth.authenticate("alice", "wrong", remote_ip="127.0.0.2").log
+             if ": Info: " in str(x)]
+    assert len(lines) == 1 and _WORKER.match(lines[0]), lines
+    assert lines[0].endswith(": auth-worker<1>: pam(alice,127.0.0.2): pam_authenticate() "
+                             "failed: Authentication failure (Password mismatch?)")
 
 
 def test_pam_success_and_userdb(tmp_path: Path) -> None:
@@ -68,17 +85,17 @@ def test_pam_success_and_userdb(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("user", "password", "result", "line"), [
     ("alice", "wrong", PassdbResult.PASSWORD_MISMATCH,
-     "auth: Info: pam(alice,127.0.0.2): pam_authenticate() failed: "
+     "auth-worker: Info: pam(alice,127.0.0.2): pam_authenticate() failed: "
      "Authentication failure (Password mismatch?)"),
     ("nobody", "x", PassdbResult.PASSWORD_MISMATCH,  # common-auth's pam_deny answers
-     "auth: Info: pam(nobody,127.0.0.2): pam_authenticate() failed: "
+     "auth-worker: Info: pam(nobody,127.0.0.2): pam_authenticate() failed: "
      "Authentication failure (Password mismatch?)"),
     ("bob", "secret", PassdbResult.PASSWORD_MISMATCH, None),  # locked with "!"
     # Debian's common-account ignores pam_unix's ACCT_EXPIRED and runs into pam_deny
     ("carol", "secret", PassdbResult.PASSWORD_MISMATCH,
-     "auth: Error: pam(carol,127.0.0.2): pam_acct_mgmt() failed: Authentication failure"),
+     "auth-worker: Error: pam(carol,127.0.0.2): pam_acct_mgmt() failed: Authentication failure"),
     ("dave", "secret", PassdbResult.PASS_EXPIRED,
-     "auth: Error: pam(dave,127.0.0.2): pam_acct_mgmt() failed: "
+     "auth-worker: Error: pam(dave,127.0.0.2): pam_acct_mgmt() failed: "
      "Authentication token is no longer valid; new one required"),
     ("frank", "secret", PassdbResult.PASS_EXPIRED, None),  # max age passed
     ("erin", "", PassdbResult.OK, None),  # nullok and an empty hash
@@ -97,7 +114,7 @@ def test_pam_unknown_user_direct(tmp_path: Path) -> None:
                                               "account required pam_unix.so\n"})
     res = make(root, PAM).authenticate("nobody", "x", remote_ip="127.0.0.2")
     assert res.passdb_result is PassdbResult.USER_UNKNOWN
-    assert "auth: Info: pam(nobody,127.0.0.2): unknown user" in info(res)
+    assert "auth-worker: Info: pam(nobody,127.0.0.2): unknown user" in info(res)
 
 
 def test_pam_modules(tmp_path: Path) -> None:
@@ -114,7 +131,7 @@ def test_pam_modules(tmp_path: Path) -> None:
     assert not auth.authenticate("frank", "secret", service="imap").success
     assert not auth.authenticate("root", "secret", service="imap").success  # uid < 1000
     res = auth.authenticate("alice", "secret", service="pop3")
-    assert "auth: Error: pam(alice): pam_acct_mgmt() failed: Module is unknown" in info(res)
+    assert "auth-worker: Error: pam(alice): pam_acct_mgmt() failed: Module is unknown" in info(res)
     (root / "etc/nologin").write_text("Maintenance until 14:00\n")
     assert not auth.authenticate("alice", "secret", service="imap").success
 
@@ -123,7 +140,7 @@ def test_pam_missing_service_file_and_show_msg(tmp_path: Path) -> None:
     root = lab(tmp_path)
     auth = make(root, PAM.replace("%s", "failure_show_msg=yes nosuchservice"))
     res = auth.authenticate("alice", "secret", remote_ip="127.0.0.2")
-    assert ("auth: Error: pam(alice,127.0.0.2): pam_authenticate() failed: Permission "
+    assert ("auth-worker: Error: pam(alice,127.0.0.2): pam_authenticate() failed: Permission "
             "denied (/etc/pam.d/nosuchservice missing?)") in info(res)
     auth = make(root, PAM.replace("%s", "failure_show_msg=yes dovecot"))
     request = auth.new_request()
@@ -151,7 +168,7 @@ def test_passwd_and_shadow(tmp_path: Path) -> None:
     assert shadow.authenticate("alice", "secret").success
     res = shadow.authenticate("bob", "secret", remote_ip="10.0.0.1")
     assert res.passdb_result is PassdbResult.USER_DISABLED
-    assert "auth: Info: shadow(bob,10.0.0.1): invalid password field" in info(res)
+    assert "auth-worker: Info: shadow(bob,10.0.0.1): invalid password field" in info(res)
     assert shadow.authenticate("ghost", "x").passdb_result is PassdbResult.USER_UNKNOWN
     passwd = make(root, "passdb {\n driver = passwd\n}\nuserdb {\n driver = passwd\n}\n")
     assert passwd.authenticate("legacy", "secret").success
@@ -197,7 +214,7 @@ def test_sql(tmp_path: Path) -> None:
     assert auth.authenticate("o'brien", "pw").success  # quotes doubled, not broken
     assert "mail" not in auth.lookup_user("o'brien").userdb_fields  # NULL column skipped
     res = auth.authenticate("twin", "a")
-    assert "auth: Error: sql(twin): Password query returned multiple matches" in info(res)
+    assert "auth-worker: Error: sql(twin): Password query returned multiple matches" in info(res)
     assert auth.lookup_credentials("o'brien", "CRAM-MD5").result is PassdbResult.OK
 
 
@@ -217,7 +234,7 @@ def test_sql_errors(tmp_path: Path) -> None:
     root = sql_lab(tmp_path, SQL_CONF.replace("password_query = SELECT username AS user, "
                                               "password", "password_query = SELECT home"))
     res = make(root, SQL).authenticate("alice", "secret")
-    assert ("auth: Error: sql(alice): Password query must return a field named 'password'"
+    assert ("auth-worker: Error: sql(alice): Password query must return a field named 'password'"
             in info(res))
     root2 = sql_lab(tmp_path / "b", "driver = sqlite\nconnect = /nowhere.db\n")
     res = make(root2, SQL).authenticate("alice", "secret")

@@ -69,7 +69,8 @@ def test_mechanism_configs_that_cannot_run() -> None:
     verdict = graders.check("mechanisms-cram-md5", CRAM.replace("passwd-file\n  args = ",
                                                                 "passwd-file\n  arg = "))
     assert not verdict.passed and "Unknown setting" in verdict.feedback
-    pam = ("auth_mechanisms = plain cram-md5\npassdb {\n  driver = pam\n}\n"
+    pam = ("protocols = imap pop3\nauth_mechanisms = plain cram-md5\n"
+           "passdb {\n  driver = pam\n}\n"
            "userdb {\n  driver = passwd\n}\n")
     verdict = graders.check("mechanisms-cram-md5", pam)
     assert not verdict.passed
