@@ -180,31 +180,41 @@ class ImapConnection:
             self.reader.max_line_length = self.settings.imap_max_line_length
             self.session = Session(self, user, storage, self._mail_prefix(user),
                                    self._user_values(user))
-            caps = self.session.capability()
-            tag = self.login.tag.decode("ascii", "replace")
-            if not self.settings.login_capability_code:
-                line = f"{tag} {self.settings.replies('OK Logged in')}\r\n"
-            elif self.login.client_ignores_capability_resp_code:
-                line = f"* CAPABILITY {caps}\r\n{tag} OK Logged in\r\n"
-            else:
-                line = f"{tag} OK [CAPABILITY {caps}] Logged in\r\n"
-            self._reply(line.encode())
+            self._reply(self._logged_in_line(self.session))
         return self._take()
+
+    def _logged_in_line(self, session: Session) -> bytes:
+        """The tagged answer to a successful LOGIN or AUTHENTICATE."""
+        caps = session.capability()
+        tag = self.login.tag.decode("ascii", "replace")
+        if not self.settings.login_capability_code:
+            line = f"{tag} {self.settings.replies('OK Logged in')}\r\n"
+        elif self.login.client_ignores_capability_resp_code:
+            line = f"* CAPABILITY {caps}\r\n{tag} OK Logged in\r\n"
+        else:
+            line = f"{tag} OK [CAPABILITY {caps}] Logged in\r\n"
+        return line.encode()
 
     def session_failed(self, detail: str = "", *, user: str | None = None,
                        mail_pid: int | None = None) -> bytes:
-        """Authentication succeeded but the mail session cannot start (main.c)."""
+        """Authentication succeeded but the user's mail cannot be opened.
+
+        Dovecot 2.3.19's imap process answers the login as usual and only then
+        initialises the namespaces (imap-client.c ``client_create_finish``); when that
+        fails it logs the reason, disconnects with it and says ``* BYE`` with the
+        critical message. The tagged OK counts in ``out=``, the BYE does not."""
         with self._call("session_failed"):
             user = user or self.virtual_user or ""
             self._logged_in(user, mail_pid)
-            tag = self.login.tag
-            self._reply(tag + b" OK Logged in, but initialization failed.\r\n")
-            self._reply(b"* BYE " + CRITICAL_MSG.encode() + b"\r\n")
+            self.session = Session(self, user, None, self._mail_prefix(user),
+                                   self._user_values(user))
+            self._reply(self._logged_in_line(self.session))
+            reason = detail or "Internal error occurred."
             if detail:
-                self._log(self._mail_prefix(user), "Error", detail)
-            self._log(self._mail_prefix(user), "Info",
-                      "Disconnected: Internal error occurred.")
-            self._close("Internal error")
+                self.session.log("Error", detail)
+            self.session.log("Info", f"Disconnected: {reason} {self.session.stats()}")
+            self._reply(b"* BYE " + CRITICAL_MSG.encode() + b"\r\n")
+            self._close(reason)
         return self._take()
 
     def too_many_connections(self, limit: int | None = None) -> bytes:

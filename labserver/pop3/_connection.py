@@ -199,13 +199,20 @@ class Pop3Connection:
 
     def session_failed(self, kind: SessionFailure, detail: str = "", *,
                        user: str | None = None, mail_pid: int | None = None) -> bytes:
-        """Authentication succeeded but the mail session cannot start."""
+        """Authentication succeeded but the mail session cannot start.
+
+        pop3/main.c ``client_init_session``: with ``pop3_lock_session`` the namespaces
+        (``INTERNAL``: the mail location) and the lock come before ``+OK Logged in.``,
+        without it after, and a namespace failure then adds nothing to the ``+OK``.
+        INBOX (``STORAGE``) is opened last, always after the ``+OK``."""
         with self._call("session_failed"):
             user = user or self.virtual_user or ""
             self._logged_in(user, mail_pid)
-            if kind is SessionFailure.STORAGE and not self.settings.pop3_lock_session:
+            late = kind is SessionFailure.INTERNAL and not self.settings.pop3_lock_session
+            if kind is SessionFailure.STORAGE or late:
                 self._reply(b"+OK Logged in.\r\n")
-            self._reply(kind.value.encode() + b"\r\n")
+            if not late:
+                self._reply(kind.value.encode() + b"\r\n")
             reason = {SessionFailure.LOCKED: "Couldn't lock POP3 session",
                       SessionFailure.LOCK_ERROR: "Couldn't lock POP3 session"}.get(
                 kind, detail or "Internal error")

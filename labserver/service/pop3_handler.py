@@ -32,9 +32,16 @@ class Pop3Driver(SessionDriver):
 
     async def start_session(self, result: AuthResult, user: str) -> bool:
         try:
-            mailbox = self.ctx.storage_for(result).open("INBOX")
+            storage = self.ctx.storage_for(result)
+        except (StorageError, OSError) as exc:  # the namespaces: mail_location
+            await self.ch.send(self.conn.session_failed(SessionFailure.INTERNAL, str(exc),
+                                                        user=user, mail_pid=self.mail_pid))
+            return False
+        try:
+            mailbox = storage.open("INBOX")
         except (StorageError, OSError) as exc:
-            await self.ch.send(self.conn.session_failed(SessionFailure.STORAGE, str(exc)))
+            await self.ch.send(self.conn.session_failed(SessionFailure.STORAGE, str(exc),
+                                                        user=user, mail_pid=self.mail_pid))
             return False
         await self.ch.send(self.conn.auth_succeeded(user, mailbox, mail_pid=self.mail_pid))
         return True

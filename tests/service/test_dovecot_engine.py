@@ -9,11 +9,14 @@ it are skipped with a reason, and fail when the ``CI`` environment variable is s
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
 import poplib
 import re
+import socket
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -286,3 +289,65 @@ def test_parse_dump_round_trip() -> None:
         "special_use") == "\\Drafts"
     again = parse_dump("\n".join(tree.render()))
     assert again == tree
+
+
+# -- starting the mail session after login ------------------------------------------------
+
+_LOGIN_CAPS = re.compile(rb"\[CAPABILITY [^\]]*\] Logged in")
+
+
+def talk(port: int, lines: list[bytes], wait: float = 5.0) -> bytes:
+    """Send each line after the server's previous answer; everything it said, to its close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+        got = s.recv(4096)
+        for line in lines:
+            try:
+                s.sendall(line + b"\r\n")
+                chunk = s.recv(4096)
+            except OSError:
+                break
+            got += chunk
+            if not chunk:
+                break
+        with contextlib.suppress(OSError):  # a reset: the client wrote after the close
+            while chunk := s.recv(4096):
+                got += chunk
+    return got
+
+
+def mail_log(lab: Lab, service: str) -> list[str]:
+    """The mail process's lines, with what differs between two runs masked."""
+    lines = [re.sub(r"^\w{3} +\d+ [\d:]+ ", "", x) for x in lab.logs(f"{service}(alice)")]
+    return [re.sub(r"<\d+><[^>]*>", "<P><S>", re.sub(r" out=\d+", " out=N", x))
+            for x in lines]
+
+
+@pytest.mark.parametrize("lock", [False, True], ids=["pop3", "pop3-lock-session"])
+def test_mail_location_failure_after_login(make_lab: Callable[..., Lab], lock: bool) -> None:
+    # No mail_location and nothing to autodetect in the home: the login succeeds, then
+    # the mail process cannot initialise the user's namespaces.
+    text = DEFAULT_CONFIG.replace("mail_location = maildir:~/Maildir\n", "")
+    text += "auth_failure_delay = 0\n" + ("pop3_lock_session = yes\n" if lock else "")
+    said, logs = {}, {}
+    for engine in ("lab", "dovecot"):
+        lab = make_lab(text, engine, users=(), start=False)
+        lab.add_user("alice", "secret")
+        lab.start()
+        imap = talk(lab.port("imap"), [b"a LOGIN alice secret", b"b NOOP"])
+        pop3 = talk(lab.port("pop3"), [b"USER alice", b"PASS secret", b"STAT"])
+        said[engine] = (_LOGIN_CAPS.sub(b"[CAPABILITY <post-login>] Logged in", imap), pop3)
+        time.sleep(0.3)
+        logs[engine] = mail_log(lab, "imap") + mail_log(lab, "pop3")
+    assert said["lab"] == said["dovecot"]
+    imap, pop3 = said["dovecot"]
+    assert imap.endswith(b"] Logged in\r\n* BYE Internal error occurred. "
+                         b"Refer to server log for more information.\r\n")
+    assert pop3.endswith(b"-ERR Internal error occurred. Refer to server log for more "
+                         b"information.\r\n" if lock else b"+OK\r\n+OK Logged in.\r\n")
+    assert logs["lab"] == logs["dovecot"]
+    reason = ("mail_location not set and autodetection failed: Mail storage autodetection "
+              "failed with home=/home/alice")
+    assert logs["dovecot"][:2] == [
+        f"imap(alice)<P><S>: Error: {reason}",
+        f"imap(alice)<P><S>: Info: Disconnected: {reason} in=0 out=N deleted=0 expunged=0 "
+        "trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0"]
