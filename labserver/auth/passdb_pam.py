@@ -1,12 +1,13 @@
 """``passdb { driver = pam }``: a success/failure database through (simulated) PAM.
 
 passdb-pam.c in small. ``args`` are words: ``session=yes`` (also open and close a PAM
-session), ``setcred=yes``, ``failure_show_msg=yes`` (the module's prompt becomes the
-``reason`` a client sees), ``max_requests=N``, ``cache_key=...``, ``blocking=yes``
-(ignored), ``*`` (service name = protocol, old spelling of ``%Ls``), and a last word
-that is the PAM service name, default ``dovecot``; it may contain %-variables
-(``args = %s`` makes IMAP logins use ``/etc/pam.d/imap``). Any other word is fatal:
-``pam: Unknown setting: X``.
+session), ``setcred=yes``, ``failure_show_msg=yes`` (the module's prompt becomes the failed
+lookup's ``reason`` field; Dovecot 2.3.19 then rolls back the fields of a passdb that
+failed, so the client still reads "Authentication failed."), ``max_requests=N``,
+``cache_key=...``, ``blocking=yes`` (ignored), ``*`` (service name = protocol, old
+spelling of ``%Ls``), and a last word that is the PAM service name, default
+``dovecot``; it may contain %-variables (``args = %s`` makes IMAP logins use
+``/etc/pam.d/imap``). Any other word is fatal: ``pam: Unknown setting: X``.
 
 A login runs ``pam_authenticate()``, then ``pam_setcred()`` if asked, then
 ``pam_acct_mgmt()``, then the session calls, and logs failures in Dovecot's words::
