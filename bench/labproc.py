@@ -89,6 +89,19 @@ class LabProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    def rss_kb(self) -> int:
+        """The server's resident memory (``VmRSS``) in KiB; 0 when it is not running."""
+        if self.proc is None:
+            return 0
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
     def kill(self) -> None:
         """SIGKILL, as a crash or the OOM killer would; waits for the process."""
         if self.proc is None:

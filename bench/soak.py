@@ -242,17 +242,6 @@ def _mda(lab, ledger: Ledger, stop_at: float) -> None:  # noqa: ANN001 - an unst
         time.sleep(0.05)
 
 
-def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 @dataclass
 class SoakReport:
     clients: int
@@ -366,7 +355,7 @@ def run(clients: int, seconds: float, root: Path) -> SoakReport:
         t.start()
     max_rss = 0
     while any(t.is_alive() for t in threads):
-        max_rss = max(max_rss, _rss_kb(server.pid))
+        max_rss = max(max_rss, server.rss_kb())
         time.sleep(0.5)
         if time.monotonic() > stop_at + 300:
             ledger.errors.append("clients still busy 300 s after the end")

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from bench.labproc import LabProcess, prepare
-from bench.soak import _rss_kb
 from labserver.service.lab import DEFAULT_CONFIG
 from tests.dovecot_harness import real_dovecot
 
@@ -38,7 +37,7 @@ class Servers:
         self.lab, self.ports, self.dovecot = lab, ports, dovecot
 
     def rss_mb(self) -> float:
-        return _rss_kb(self.lab.pid) / 1024
+        return self.lab.rss_kb() / 1024
 
     def both(self) -> list[tuple[str, int, int]]:
         return [("lab", self.ports["imap"], self.ports["pop3"]),
