@@ -285,7 +285,7 @@ class LabContext:
         assert result.user is not None
         home = result.home or ""
         return open_storage(self.config, result.user, home, self.resolver,
-                            protocol=SESSION_PROTOCOL.get())
+                            protocol=SESSION_PROTOCOL.get(), mail=result.mail)
 
 
 @dataclass

@@ -571,8 +571,8 @@ class DovecotEngine:
         if home:
             paths.append(home)
         with contextlib.suppress(Exception):
-            location = open_storage(config, user, home, self.lab.resolver,
-                                    create=False).location
+            location = open_storage(config, user, home, self.lab.resolver, create=False,
+                                    mail=result.mail if result.success else None).location
             for attr in ("root_dir", "index_dir", "control_dir", "alt_dir", "inbox_path"):
                 value = getattr(location, attr, None)
                 if value:

@@ -86,7 +86,7 @@ def storage_for_location(location: MailLocation, resolver: PathResolver,
 
 def open_storage(config: Any, user: str, home: str | None = None,
                  resolver: PathResolver | None = None, *, create: bool = True,
-                 protocol: str | None = None, **variables: str
+                 protocol: str | None = None, mail: str | None = None, **variables: str
                  ) -> MaildirStorage | MboxStorage:
     """The user's folders as ``config`` describes them.
 
@@ -95,7 +95,9 @@ def open_storage(config: Any, user: str, home: str | None = None,
     back to ``mail_home``; ``resolver`` maps paths into the lab root (by default the
     config's own). With ``create`` the INBOX and ``auto = create`` folders are made.
     ``protocol`` ("imap", "pop3") applies that protocol's ``protocol {}`` block, as a
-    Dovecot session of that protocol does.
+    Dovecot session of that protocol does. ``mail`` is the userdb's ``mail`` field: when
+    given it replaces ``mail_location`` for this user, as Dovecot's userdb settings do
+    (a namespace's own ``location`` still wins).
     """
     _check_user(user)
     resolver = resolver or getattr(config, "resolver", None) or PathResolver(None)
@@ -103,7 +105,8 @@ def open_storage(config: Any, user: str, home: str | None = None,
     values = mail_user_values(user, home=home or "", **variables)
     home = mail_home(_get(config, "mail_home", protocol), user, home, values)
     values["home"] = home or ""
-    text = ns_location or _get(config, "mail_location", protocol)
+    text = ns_location or (mail if mail is not None else
+                           _get(config, "mail_location", protocol))
     try:
         location = parse_location(text, user=user, home=home, values=values,
                                   resolver=resolver)

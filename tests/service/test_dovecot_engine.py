@@ -25,6 +25,7 @@ from labserver.config import ConfigError
 from labserver.service import dovecot_engine
 from labserver.service.dovecot_engine import PathMapper, parse_dump
 from labserver.service.lab import DEFAULT_CONFIG, Lab, LabError
+from labserver.storage import deliver as storage_deliver
 from tests.dovecot_harness import dovecot_binary
 
 MESSAGES = [
@@ -351,3 +352,47 @@ def test_mail_location_failure_after_login(make_lab: Callable[..., Lab], lock: b
         f"imap(alice)<P><S>: Error: {reason}",
         f"imap(alice)<P><S>: Info: Disconnected: {reason} in=0 out=N deleted=0 expunged=0 "
         "trashed=0 hdr_count=0 hdr_bytes=0 body_count=0 body_bytes=0"]
+
+
+def test_userdb_mail_overrides_mail_location(make_lab: Callable[..., Lab]) -> None:
+    # passwd-file's extra field userdb_mail= gives alice her own location; bob keeps
+    # mail_location. Each folder holds a message whose subject says where it is.
+    text = DEFAULT_CONFIG + "auth_failure_delay = 0\n"
+    seen = {}
+    for engine in ("lab", "dovecot"):
+        lab = make_lab(text, engine, users=(), start=False)
+        lab.add_user("alice", "secret", extra="userdb_mail=maildir:~/Other")
+        lab.add_user("bob", "secret")
+        for user in ("alice", "bob"):
+            for where in ("Maildir", "Other"):
+                storage_deliver(f"{lab.path(f'/home/{user}/{where}')}/",
+                                f"Subject: {user} in {where}\n\nhello\n".encode())
+        lab.start()
+        seen[engine] = {user: session(lab, user) for user in ("alice", "bob")}
+        imap = imaplib.IMAP4("127.0.0.1", lab.port("imap"), timeout=10)
+        imap.login("alice", "secret")
+        assert imap.create("Made")[0] == "OK"
+        imap.logout()
+        assert lab.path("/home/alice/Other/.Made").is_dir()
+        assert not lab.path("/home/alice/Maildir/.Made").exists()
+    assert seen["lab"] == seen["dovecot"]
+    for user, where in (("alice", "Other"), ("bob", "Maildir")):
+        retr = seen["dovecot"][user]["pop3 retr"]
+        assert f"Subject: {user} in {where}".encode() in retr[0][1], retr  # type: ignore[index]
+
+
+def test_static_userdb_mail_field(tmp_path: os.PathLike[str]) -> None:
+    text = DEFAULT_CONFIG.replace(
+        "  driver = passwd-file\n  args = /etc/dovecot/users\n"
+        "  default_fields = home=/home/%u\n",
+        f"  driver = static\n  args = uid={os.getuid() or 65534} gid={os.getgid() or 65534} "
+        "home=/home/%u mail=maildir:~/Static\n")
+    assert "driver = static" in text
+    with Lab(text + "auth_failure_delay = 0\n", root=tmp_path, ports="ephemeral") as lab:
+        lab.add_user("carol", "secret")
+        pop = poplib.POP3("127.0.0.1", lab.port("pop3"), timeout=5)
+        pop.user("carol")
+        pop.pass_("secret")
+        pop.quit()
+        assert (lab.path("/home/carol/Static") / "cur").is_dir()
+        assert not lab.path("/home/carol/Maildir").exists()
