@@ -214,8 +214,10 @@ class CourierContext(LabContext):
     courier: CourierSettings | None = None
 
     def __post_init__(self) -> None:
-        # No Dovecot passdbs: authdaemon (authmodulelist) answers every login.
+        # No Dovecot passdbs: authdaemon (authmodulelist) answers every login, and no
+        # auth_mechanisms check can keep it from starting.
         self.auth = None
+        self.auth_fatal = None
 
     def secured(self, local_ip: str, remote_ip: str, tls: bool, protocol: str) -> bool:
         # Courier has no notion of a trusted local connection: only TLS counts.
