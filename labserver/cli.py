@@ -66,6 +66,12 @@ def _serve(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .service.lab import CONFIG_PATH, Lab, LabError
 
+    done = threading.Event()
+    # Interrupted, terminated or hung up, even while starting: stop, and remove the lab
+    # directory when it is a temporary one made for this run (cleanup() keeps --root).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: done.set())
+    lab = None
     try:
         if args.flavor == "courier":
             if args.c is not None:
@@ -83,6 +89,8 @@ def _serve(args: argparse.Namespace) -> int:
                       engine=args.engine)
         lab.start()
     except (ConfigError, LabError, OSError) as exc:
+        if lab is not None:
+            lab.cleanup()  # a lab directory made for this run goes with it
         text = exc.message if isinstance(exc, ConfigError) else str(exc)
         print(f"labserver: Fatal: {text}", file=sys.stderr)
         return EX_CONFIG
@@ -93,14 +101,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"Flavor: {args.flavor}")
     print(lab.table())
     sys.stdout.flush()
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
     try:
         while not done.wait(0.5):
             pass
     finally:
-        lab.stop()
+        lab.cleanup()
     return 0
 
 
