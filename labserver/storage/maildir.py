@@ -33,6 +33,7 @@ reuse a UID.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import errno
 import os
@@ -521,10 +522,18 @@ class MaildirMailbox:
                 text = f.read()
         except FileNotFoundError:
             return None
+        key = (self.uidlist_path, self.UIDLIST_FORMAT)
+        cached = _UIDLISTS.get(key)
+        if cached is not None and cached[0] == text:
+            return _copy_uidlist(cached[1])
         try:
-            return self.UIDLIST_FORMAT.parse(text)
+            parsed = self.UIDLIST_FORMAT.parse(text)
         except (ValueError, IndexError):
             return None  # corrupted: Dovecot rebuilds it with a new UIDVALIDITY
+        if len(_UIDLISTS) >= _PER_FOLDER_CACHE_MAX:
+            _UIDLISTS.clear()
+        _UIDLISTS[key] = (text, _copy_uidlist(parsed))
+        return parsed
 
     def _scan(self) -> dict[str, tuple[str, str]]:
         """base -> (subdir, file name); new/ is read before cur/ (a file moving from
@@ -532,6 +541,9 @@ class MaildirMailbox:
         while another process changed the directories under it."""
         for _ in range(10):
             before = [_mtime_ns(os.path.join(self.path, d)) for d in ("new", "cur")]
+            cached = _SCANS.get(self.path)
+            if cached is not None and cached[0] == before:
+                return dict(cached[1])
             found: dict[str, tuple[str, str]] = {}
             for sub in ("new", "cur"):
                 try:
@@ -545,6 +557,14 @@ class MaildirMailbox:
                     found[base] = (sub, fname)
             after = [_mtime_ns(os.path.join(self.path, d)) for d in ("new", "cur")]
             if before == after:
+                # A directory's mtime moves with every file added, renamed or removed,
+                # but in clock ticks: a listing is reused only once both directories
+                # had been still for SCAN_TRUST_NS when it was taken (Dovecot, too,
+                # rescans a directory changed within the last second).
+                if -1 not in after and time.time_ns() - max(after) > SCAN_TRUST_NS:
+                    if len(_SCANS) >= _PER_FOLDER_CACHE_MAX:
+                        _SCANS.clear()
+                    _SCANS[self.path] = (after, dict(found))
                 break
         return found
 
@@ -604,6 +624,16 @@ class MaildirMailbox:
         self.uidvalidity = uidlist.uidvalidity
         self._uidnext = uidlist.next_uid
         keywords = self._read_keywords()
+        # Nothing changed since a refresh that read this same uidlist and listing: its
+        # entries and infos are the answer again.
+        sources = (_UIDLISTS.get((self.uidlist_path, self.UIDLIST_FORMAT)),
+                   _SCANS.get(self.path))
+        memo = _REFRESHES.get(self.path)
+        steady = not changed and not recent and None not in sources
+        if (steady and memo is not None and memo[0][0] is sources[0]
+                and memo[0][1] is sources[1] and memo[1] == keywords):
+            self._entries = dict(memo[2])
+            return list(memo[3])
         self._entries = {}
         infos = []
         for r in uidlist.records:
@@ -614,14 +644,18 @@ class MaildirMailbox:
             info = self._info(r, sub, fname, keywords)
             if info is not None:
                 infos.append(info)
+        if steady:
+            if len(_REFRESHES) >= _PER_FOLDER_CACHE_MAX:
+                _REFRESHES.clear()
+            _REFRESHES[self.path] = (sources, dict(keywords), dict(self._entries), list(infos))
         return infos
 
     def _info(self, r: UidRecord, sub: str, fname: str, keywords: dict[str, str]
               ) -> MessageInfo | None:
-        path = os.path.join(self.path, sub, fname)
         key = (self.path, r.base)
         cached = _INFO_CACHE.get(key)
         if cached is None:
+            path = os.path.join(self.path, sub, fname)
             # A Maildir message file never changes its content (only its name, for
             # flags), so what is learnt from it once holds for every later session.
             try:
@@ -658,6 +692,24 @@ class MaildirMailbox:
 # (folder path, base name) -> (internal date, physical size, virtual size)
 _INFO_CACHE: dict[tuple[str, str], tuple[dt.datetime, int, int]] = {}
 _INFO_CACHE_MAX = 1_000_000
+# What a warm SELECT would otherwise parse and list again: per folder, the uidlist's text
+# and its parse, and the last listing of new/ and cur/ with the directories' mtimes.
+_UIDLISTS: dict[tuple[str, type], tuple[str, Uidlist]] = {}
+_SCANS: dict[str, tuple[list[int], dict[str, tuple[str, str]]]] = {}
+# Per folder: the (uidlist, listing) cache entries and keywords a refresh was made from,
+# and its entries and infos (MaildirMailbox._refresh_locked).
+_REFRESHES: dict[str, tuple[tuple[object, object], dict[str, str], dict[int, Entry],
+                            list[MessageInfo]]] = {}
+_PER_FOLDER_CACHE_MAX = 256
+SCAN_TRUST_NS = 2_000_000_000
+
+
+def _copy_uidlist(uidlist: Uidlist) -> Uidlist:
+    """A copy whose record list and header extensions the caller may change."""
+    out = copy.copy(uidlist)
+    out.records = list(uidlist.records)
+    out.hdr_ext = list(uidlist.hdr_ext)
+    return out
 
 
 def _replace_flags(info: MessageInfo, flags: frozenset[str]) -> MessageInfo:
