@@ -517,6 +517,8 @@ class MaildirMailbox:
         return dotlocked(self.uidlist_path, stale_timeout=UIDLIST_STALE_TIMEOUT)
 
     def _read_uidlist(self) -> Uidlist | None:
+        """The parsed uidlist; ``_uidlist_source`` is the cache entry it came from."""
+        self._uidlist_source: object = None
         try:
             with open(self.uidlist_path, encoding="utf-8", errors="surrogateescape") as f:
                 text = f.read()
@@ -525,6 +527,7 @@ class MaildirMailbox:
         key = (self.uidlist_path, self.UIDLIST_FORMAT)
         cached = _UIDLISTS.get(key)
         if cached is not None and cached[0] == text:
+            self._uidlist_source = cached
             return _copy_uidlist(cached[1])
         try:
             parsed = self.UIDLIST_FORMAT.parse(text)
@@ -532,17 +535,21 @@ class MaildirMailbox:
             return None  # corrupted: Dovecot rebuilds it with a new UIDVALIDITY
         if len(_UIDLISTS) >= _PER_FOLDER_CACHE_MAX:
             _UIDLISTS.clear()
-        _UIDLISTS[key] = (text, _copy_uidlist(parsed))
+        _UIDLISTS[key] = self._uidlist_source = (text, _copy_uidlist(parsed))
         return parsed
 
     def _scan(self) -> dict[str, tuple[str, str]]:
         """base -> (subdir, file name); new/ is read before cur/ (a file moving from
         new/ to cur/ meanwhile is then seen at least once), and the scan is repeated
-        while another process changed the directories under it."""
+        while another process changed the directories under it. ``_scan_source`` is
+        the cache entry the listing came from or went to (None: a fresh listing of
+        directories that changed too recently to keep)."""
+        self._scan_source: object = None
         for _ in range(10):
             before = [_mtime_ns(os.path.join(self.path, d)) for d in ("new", "cur")]
             cached = _SCANS.get(self.path)
             if cached is not None and cached[0] == before:
+                self._scan_source = cached
                 return dict(cached[1])
             found: dict[str, tuple[str, str]] = {}
             for sub in ("new", "cur"):
@@ -564,7 +571,7 @@ class MaildirMailbox:
                 if -1 not in after and time.time_ns() - max(after) > SCAN_TRUST_NS:
                     if len(_SCANS) >= _PER_FOLDER_CACHE_MAX:
                         _SCANS.clear()
-                    _SCANS[self.path] = (after, dict(found))
+                    _SCANS[self.path] = self._scan_source = (after, dict(found))
                 break
         return found
 
@@ -592,6 +599,18 @@ class MaildirMailbox:
                                           new_guid())
             changed = True
         files = self._scan()
+        # Read from the same uidlist and listing as a refresh made with nothing to
+        # change: its entries and infos are the answer again.
+        sources = (self._uidlist_source, self._scan_source, claim_new)
+        memo = _REFRESHES.get(self.path)
+        if None not in sources and memo is not None and memo[0][0] is sources[0] \
+                and memo[0][1] is sources[1] and memo[0][2] == claim_new:
+            keywords = self._read_keywords()
+            if memo[1] == keywords:
+                self.uidvalidity = uidlist.uidvalidity
+                self._uidnext = uidlist.next_uid
+                self._entries = dict(memo[2])
+                return list(memo[3])
         recent: set[str] = set()
         if claim_new:
             for base, (sub, fname) in list(files.items()):
@@ -624,16 +643,7 @@ class MaildirMailbox:
         self.uidvalidity = uidlist.uidvalidity
         self._uidnext = uidlist.next_uid
         keywords = self._read_keywords()
-        # Nothing changed since a refresh that read this same uidlist and listing: its
-        # entries and infos are the answer again.
-        sources = (_UIDLISTS.get((self.uidlist_path, self.UIDLIST_FORMAT)),
-                   _SCANS.get(self.path))
-        memo = _REFRESHES.get(self.path)
         steady = not changed and not recent and None not in sources
-        if (steady and memo is not None and memo[0][0] is sources[0]
-                and memo[0][1] is sources[1] and memo[1] == keywords):
-            self._entries = dict(memo[2])
-            return list(memo[3])
         self._entries = {}
         infos = []
         for r in uidlist.records:
@@ -696,10 +706,10 @@ _INFO_CACHE_MAX = 1_000_000
 # and its parse, and the last listing of new/ and cur/ with the directories' mtimes.
 _UIDLISTS: dict[tuple[str, type], tuple[str, Uidlist]] = {}
 _SCANS: dict[str, tuple[list[int], dict[str, tuple[str, str]]]] = {}
-# Per folder: the (uidlist, listing) cache entries and keywords a refresh was made from,
-# and its entries and infos (MaildirMailbox._refresh_locked).
-_REFRESHES: dict[str, tuple[tuple[object, object], dict[str, str], dict[int, Entry],
-                            list[MessageInfo]]] = {}
+# Per folder: the uidlist and listing cache entries, claim_new and keywords of a refresh
+# that changed nothing, and its entries and infos (MaildirMailbox._refresh_locked).
+_REFRESHES: dict[str, tuple[tuple[object, object, bool], dict[str, str],
+                            dict[int, Entry], list[MessageInfo]]] = {}
 _PER_FOLDER_CACHE_MAX = 256
 SCAN_TRUST_NS = 2_000_000_000
 
