@@ -2,7 +2,8 @@
 #
 #   make start   create .venv if needed, then open the course in JupyterLab (127.0.0.1 only)
 #   make test    create .venv if needed, then lint (ruff) and run every test (pytest)
-#   make bench   run the benchmarks (prints figures; not part of `make test`)
+#   make bench   run the benchmarks against real Dovecot and pymap (prints figures;
+#                not part of `make test`); BENCH_ARGS=--quick for a short run
 #   make soak / crash / fuzz   the long reliability runs (README: "Reliability")
 #   make lock    regenerate constraints.txt from requirements*.txt in a scratch venv
 #   make assignments / release / collect / autograde / feedback
@@ -96,8 +97,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# `make bench BENCH_ARGS=--quick` is the short form (bench/run.py --help for the rest).
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # The long forms of tests/reliability/ (bench/soak.py, crash.py, fuzz.py); each prints
 # its figures and exits non-zero on a lost message, a crash or an escape.
