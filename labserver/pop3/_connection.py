@@ -216,7 +216,7 @@ class Pop3Connection:
             reason = {SessionFailure.LOCKED: "Couldn't lock POP3 session",
                       SessionFailure.LOCK_ERROR: "Couldn't lock POP3 session"}.get(
                 kind, detail or "Internal error")
-            if kind in (SessionFailure.INTERNAL, SessionFailure.STORAGE) and detail:
+            if kind is not SessionFailure.LOCKED and detail:
                 self._log(self._mail_prefix(user), "Error", detail)
             self._mail_disconnect(user, reason)
         return self._take()

@@ -9,7 +9,8 @@ import socket
 from .. import pop3
 from ..auth import AuthResult
 from ..pop3 import Pop3Connection, Pop3Settings, SessionFailure
-from ..storage.model import StorageError
+from ..storage.model import MailStorage, StorageError
+from . import pop3_lock
 from .context import LabContext
 from .server import Channel
 from .session_driver import SessionDriver
@@ -22,6 +23,7 @@ class Pop3Driver(SessionDriver):
     TLS_FAILED = b"-ERR [SYS/TEMP] TLS initialization failed.\r\n"
     AUTH_BROKEN = b"-ERR Auth process broken\r\n"
     events = pop3
+    session_lock: pop3_lock.SessionLock | None = None
 
     async def read(self) -> bytes | None:
         try:
@@ -37,14 +39,42 @@ class Pop3Driver(SessionDriver):
             await self.ch.send(self.conn.session_failed(SessionFailure.INTERNAL, str(exc),
                                                         user=user, mail_pid=self.mail_pid))
             return False
+        if self.conn.settings.pop3_lock_session and not await self._lock(storage, user):
+            return False
         try:
             mailbox = storage.open("INBOX")
         except (StorageError, OSError) as exc:
+            self._unlock()
             await self.ch.send(self.conn.session_failed(SessionFailure.STORAGE, str(exc),
                                                         user=user, mail_pid=self.mail_pid))
             return False
         await self.ch.send(self.conn.auth_succeeded(user, mailbox, mail_pid=self.mail_pid))
         return True
+
+    async def _lock(self, storage: MailStorage, user: str) -> bool:
+        """Take the POP3 session lock before ``+OK Logged in.`` (see ``pop3_lock``)."""
+        try:
+            self.session_lock = await pop3_lock.acquire(storage)
+        except pop3_lock.LockCreateError as exc:
+            await self.ch.send(self.conn.session_failed(
+                SessionFailure.LOCK_ERROR, str(exc), user=user, mail_pid=self.mail_pid))
+            return False
+        if self.session_lock is None:
+            await self.ch.send(self.conn.session_failed(SessionFailure.LOCKED, user=user,
+                                                        mail_pid=self.mail_pid))
+            return False
+        return True
+
+    def _unlock(self) -> None:
+        if self.session_lock is not None:
+            self.session_lock.release()
+            self.session_lock = None
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            self._unlock()
 
 
 async def serve_pop3(ch: Channel, ctx: LabContext) -> None:

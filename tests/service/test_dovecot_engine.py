@@ -396,3 +396,69 @@ def test_static_userdb_mail_field(tmp_path: os.PathLike[str]) -> None:
         pop.quit()
         assert (lab.path("/home/carol/Static") / "cur").is_dir()
         assert not lab.path("/home/carol/Maildir").exists()
+
+
+class _Pop3:
+    """A raw POP3 client that has sent USER and reads one line per command."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.file = self.sock.makefile("rb")
+        self.file.readline()
+        assert self.say(b"USER alice") == b"+OK\r\n"
+
+    def say(self, line: bytes) -> bytes:
+        self.sock.sendall(line + b"\r\n")
+        return self.file.readline()
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+def _lock_session_story(lab: Lab) -> dict[str, object]:
+    """A holds the lock; B waits and is refused; C waits until A quits, then gets in."""
+    port, out = lab.port("pop3"), {}
+    a, b, c = _Pop3(port), _Pop3(port), _Pop3(port)
+    try:
+        out["a"] = a.say(b"PASS secret")
+        out["lock file"] = lab.path("/home/alice/Maildir/dovecot-pop3-session.lock").is_file()
+        started = time.monotonic()
+        out["b"] = b.say(b"PASS secret")
+        out["b waited"] = time.monotonic() - started
+        out["b then"] = b.file.readline()
+        c.sock.sendall(b"PASS secret\r\n")
+        time.sleep(0.5)
+        out["a quit"] = a.say(b"QUIT")
+        out["c"] = c.file.readline()
+        out["c quit"] = c.say(b"QUIT")
+    finally:
+        for client in (a, b, c):
+            client.close()
+    return out
+
+
+def test_pop3_lock_session_refuses_a_second_session(make_lab: Callable[..., Lab]) -> None:
+    # Dovecot waits for the lock with a fixed 10 s timeout (not a setting), so one
+    # refusal per engine, both engines at once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    text = DEFAULT_CONFIG + "auth_failure_delay = 0\npop3_lock_session = yes\n"
+    labs = {engine: make_lab(text, engine) for engine in ("lab", "dovecot")}
+    with ThreadPoolExecutor(2) as pool:
+        runs = {engine: pool.submit(_lock_session_story, lab) for engine, lab in labs.items()}
+        seen = {engine: run.result() for engine, run in runs.items()}
+    waits = {engine: seen[engine].pop("b waited") for engine in seen}
+    assert seen["lab"] == seen["dovecot"]
+    assert seen["dovecot"] == {
+        "a": b"+OK Logged in.\r\n", "lock file": True,
+        "b": b"-ERR [IN-USE] Mailbox is locked by another POP3 session.\r\n", "b then": b"",
+        "a quit": b"+OK Logging out.\r\n", "c": b"+OK Logged in.\r\n",
+        "c quit": b"+OK Logging out.\r\n"}
+    assert min(waits.values()) >= 9.5, waits
+    time.sleep(0.3)
+    refused = {engine: [x for x in mail_log(lab, "pop3") if "Couldn't lock" in x]
+               for engine, lab in labs.items()}
+    assert refused["lab"] == refused["dovecot"] == [
+        "pop3(alice)<P><S>: Info: Disconnected: Couldn't lock POP3 session top=0/0, "
+        "retr=0/0, del=0/0, size=0"]
