@@ -23,12 +23,11 @@ def _serve(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True)
 
 
-def _reap(proc: subprocess.Popen[str]) -> None:
-    """Kill the child if a failed assertion left it running (only this PID)."""
+def _reap(proc: subprocess.Popen[str]) -> str:
+    """Kill the child if a failed assertion left it running (only this PID); its stderr."""
     if proc.poll() is None:
         proc.kill()
-        proc.wait(5)
-    proc.communicate()
+    return proc.communicate(timeout=5)[1]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP],
@@ -42,10 +41,11 @@ def test_temporary_root_is_removed_on_signal(tmp_path: Path, sig: signal.Signals
         root = Path(first.removeprefix("Lab root: ").strip())
         assert root.parent == tmp_path / "tmp" and (root / "etc/dovecot").is_dir()
         proc.send_signal(sig)
-        assert proc.wait(20) == 0
+        proc.wait(20)
     finally:
-        _reap(proc)
-    assert list((tmp_path / "tmp").iterdir()) == []
+        err = _reap(proc)
+    left = [str(p) for p in (tmp_path / "tmp").rglob("*")]
+    assert (proc.returncode, left) == (0, []), err
 
 
 def test_given_root_is_kept(tmp_path: Path) -> None:
