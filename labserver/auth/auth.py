@@ -32,7 +32,7 @@ from . import passdb as passdb_mod
 from . import schemes
 from . import userdb as userdb_mod
 from .passdb import AuthConfigError, DriverContext, PassdbResult
-from .request import AuthRequest, LogLine, LogPolicy
+from .request import AuthRequest, LogLine, LogPolicy, sanitize
 from .userdb import UserdbResult
 
 DEFAULT_USERNAME_FORMAT = "%Lu"
@@ -205,9 +205,9 @@ class Authenticator:
         for ch in user:
             ch = self.username_translation.get(ch, ch)
             if self.username_chars and ch not in self.username_chars:
-                code = ord(ch) if ord(ch) < 256 else ch.encode("utf-8")[0]
                 request.mech_log("Info", "Username character disallowed by "
-                                 f"auth_username_chars: 0x{code:02x} (username: {username})")
+                                 f"auth_username_chars: 0x{_first_byte(ch):02x} "
+                                 f"(username: {sanitize(username, 128)})")
                 request.user = None
                 return False
             out.append(ch)
@@ -352,8 +352,11 @@ class Authenticator:
 
     def _finish_auth(self, request: AuthRequest, result: PassdbResult) -> AuthResult:
         request.auth_log("Debug", "Auth request finished")
-        out = AuthResult(success=False, user=request.user, passdb_result=result,
-                         extra_fields=request.extra_fields, log=request.log)
+        # a failure names the user as the client gave it when the name was refused (the
+        # FAIL reply's user=, which the login process logs)
+        out = AuthResult(success=False, user=request.user or request.original_user or None,
+                         passdb_result=result, extra_fields=request.extra_fields,
+                         log=request.log)
         if result is not PassdbResult.OK:
             out.failure = {PassdbResult.INTERNAL_FAILURE: "tempfail",
                            PassdbResult.USER_DISABLED: "user_disabled"}.get(result,
@@ -530,6 +533,14 @@ class Authenticator:
                 return True
         request.log.extend(probe.log)
         return False
+
+
+def _first_byte(ch: str) -> int:
+    """The first byte of a character as the client sent it (a byte that was not UTF-8
+    arrives as a surrogate escape)."""
+    if 0xDC80 <= ord(ch) <= 0xDCFF:
+        return ord(ch) - 0xDC00
+    return ord(ch) if ord(ch) < 256 else ch.encode("utf-8", "surrogateescape")[0]
 
 
 def _translation(spec: str) -> dict[str, str]:

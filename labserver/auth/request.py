@@ -93,7 +93,7 @@ class AuthRequest:
     # --- logging -------------------------------------------------------------------
 
     def identifier(self) -> str:
-        user = "?" if self.user is None else _sanitize(self.user, MAX_LOG_USERNAME_LEN)
+        user = "?" if self.user is None else sanitize(self.user, MAX_LOG_USERNAME_LEN)
         parts = [user]
         if self.remote_ip:
             parts.append(self.remote_ip)
@@ -267,7 +267,55 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def _sanitize(text: str, limit: int) -> str:
-    """str_sanitize(): control characters become '?', long names end in '...'."""
-    clean = "".join("?" if ord(c) < 32 or ord(c) == 127 else c for c in text)
-    return clean if len(clean) <= limit else clean[:limit - 3] + "..."
+def sanitize(text: str, limit: int) -> str:
+    """str_sanitize_append() (lib/str-sanitize.c): control characters and bytes that are not
+    UTF-8 (surrogate escapes here) become '?'; a name over ``limit`` bytes, or one that ends
+    inside a UTF-8 sequence, is cut and ends in "...". Ported byte for byte: the log
+    lines must be Dovecot's for any input."""
+    src = text.encode("utf-8", "surrogateescape").split(b"\0", 1)[0]
+    out = bytearray()
+    i = 0
+    while i < limit and i < len(src):
+        size = _utf8_char_len(src[i:min(len(src), limit)])
+        if size == 0:
+            break  # the input ended inside a character
+        if size < 0:
+            out += b"?"
+            i += 1
+            continue
+        out += b"?" if src[i] < 32 else src[i:i + size]
+        i += size
+    if i < len(src):
+        if limit < 3:
+            out.clear()
+        else:
+            while len(out) > limit - 3:
+                out = bytearray(out[:-1].decode("utf-8", "ignore").encode())
+        out += b"..."
+    return out.decode("utf-8")
+
+
+def _utf8_char_len(data: bytes) -> int:
+    """uni_utf8_get_char_n(): the length of the character at the start of ``data``, 0 when
+    ``data`` ends inside it, -1 when it is not valid UTF-8."""
+    lead = data[0]
+    if lead < 0x80:
+        return 1
+    size = 8 - (lead ^ 0xFF).bit_length()  # the number of leading one bits
+    if size < 2 or size > 6:
+        return -1
+    value = lead & (0x7F >> size)
+    if size > len(data):
+        wanted, ret = len(data), 0
+    else:
+        wanted, ret = size, size
+    for byte in data[1:wanted]:
+        if byte & 0xC0 != 0x80:
+            return -1
+        value = (value << 6) | (byte & 0x3F)
+    if ret == 0:
+        return 0
+    lowest = (0, 0, 0x80, 0x800, 0x10000, 0x200000, 0x4000000)[size]
+    if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF or value < lowest:
+        return -1
+    return ret

@@ -231,11 +231,12 @@ class LabContext:
                     request.mech_log("Info", event.log)
                 return self._logged(self.auth.authorize(request, event.user))
             elif isinstance(event, Failure):
-                if event.log and event.code not in ("aborted", "invalid_base64"):
+                if event.log and event.code != "aborted":
                     request = exchange.lookup.request if exchange.lookup else \
                         self._request(exchange)
                     request.user = exchange.mech.username
-                    request.mech_log("Info", event.log)
+                    # auth_request_fail_on_nuls() logs at debug level only
+                    request.mech_log("Debug" if event.code == "nul" else "Info", event.log)
                     self._log_lines(request.log)
                 return event
             else:

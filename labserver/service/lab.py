@@ -186,10 +186,13 @@ class Lab:
             settings = TLSSettings.from_config(config, protocol)
             if settings.mode == "no":
                 continue
+            if settings.verbose:
+                self.log.debug_enabled = True  # Dovecot writes verbose_ssl's debug lines
             try:
                 context.tls_contexts[protocol] = server_context(
                     settings, run_dir,
-                    log=lambda text, p=protocol: self.log.error(f"{p}-login: ", text))
+                    log=lambda text, p=protocol: self.log.error(f"{p}-login: ", text),
+                    debug=lambda text, p=protocol: self.log.log(f"{p}-login: ", "Debug", text))
             except TLSConfigError as exc:
                 # As Dovecot: the service starts; each TLS connection fails and logs why.
                 context.tls_errors[protocol] = str(exc)

@@ -254,6 +254,10 @@ class Server:
                 error = handshake_failure(exc)
                 transport.close()
         if error is not None:
+            # with verbose_ssl (the only debug output of the login processes) Dovecot's
+            # ssl-iostream also logs the error itself
+            self.log.log(f"{spec.protocol}-login: ", "Debug",
+                         f"SSL error: {error.removeprefix('Connection closed: ')}")
             self.log.info(f"{spec.protocol}-login: ",
                           f"Disconnected: {error} (no auth attempts in 0 secs): user=<>, "
                           f"rip={peer[0]}, lip={sock[0]}, TLS handshaking: "

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from ..auth import AuthResult
+from ..auth.request import sanitize
 from ..auth.sasl import Challenge, Credentials, Failure
 from ..pop3._logformat import login_log_message
 from .context import SESSION_PROTOCOL, LabContext
@@ -56,8 +57,12 @@ class SessionDriver:
         return False
 
     async def sasl_failed(self, failure: Failure) -> None:
-        await asyncio.sleep(self.ctx.failure_delay(self.protocol))
-        await self.ch.send(self.conn.auth_failed(failure.reply))
+        if failure.code not in ("aborted", "invalid_base64"):
+            await asyncio.sleep(self.ctx.failure_delay(self.protocol))
+        # the fail code decides the disconnect reason ("sent invalid base64 in response");
+        # a cancel is the client's own doing and has none
+        code = None if failure.code == "aborted" else failure.code
+        await self.ch.send(self.conn.auth_failed(failure.reply, code=code))
 
     async def start_session(self, result: AuthResult, user: str) -> bool:
         """Open the user's mail and answer the login; False if the session cannot start."""
@@ -174,7 +179,9 @@ class SessionDriver:
         ch, ctx, conn = self.ch, self.ctx, self.conn
         if not result.success or result.user is None:
             await asyncio.sleep(ctx.failure_delay(self.protocol))
-            await ch.send(conn.auth_failed(result.reason, user=username or None))
+            # the login process logs the name the auth process sent back, sanitized
+            await ch.send(conn.auth_failed(result.reason,
+                                           user=sanitize(username, 128) if username else None))
             return
         user = result.user
         limit = ctx.enter(self.protocol, user, ch.remote_ip)

@@ -207,3 +207,67 @@ def fail_dhe_without_parameters(ctx: ssl.SSLContext, listener: Any = None) -> bo
         _dh_listeners[ptr] = listener
         weakref.finalize(ctx, _dh_listeners.pop, ptr, None)
     return True
+
+
+# verbose_ssl = yes: Dovecot's openssl_info_callback() (lib-ssl-iostream/iostream-openssl.c)
+# logs every state change of a handshake at debug level. OpenSSL gives an SSL_CTX's info
+# callback to every SSL made from it, so one callback per context serves all connections.
+_SSL_CB_ALERT = 0x4000
+_SSL_AD_CLOSE_NOTIFY = 0
+_INFO_CALLBACK_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int)
+_info_listeners: dict[int, Any] = {}
+
+
+def _text(func: Any, *args: Any) -> str:
+    value = func(*args)
+    return value.decode("ascii", "replace") if value else ""
+
+
+def _info(ssl_ptr: int, where: int, ret: int) -> None:
+    try:
+        log = _info_listeners.get(_lib.SSL_get_SSL_CTX(ssl_ptr))
+        if log is None:
+            return
+        if where & _SSL_CB_ALERT:
+            desc = _text(_lib.SSL_alert_desc_string_long, ret)
+            if ret & 0xFF == _SSL_AD_CLOSE_NOTIFY:
+                log(f"SSL alert: {desc}")
+            else:
+                log(f"SSL alert: where=0x{where:x}, ret={ret}: "
+                    f"{_text(_lib.SSL_alert_type_string_long, ret)} {desc}")
+        elif ret == 0:
+            log(f"SSL failed: where=0x{where:x}: {_text(_lib.SSL_state_string_long, ssl_ptr)}")
+        else:
+            log(f"SSL: where=0x{where:x}, ret={ret}: "
+                f"{_text(_lib.SSL_state_string_long, ssl_ptr)}")
+    except Exception:  # noqa: BLE001, S110 - never raise into OpenSSL
+        pass
+
+
+_INFO_CALLBACK = _INFO_CALLBACK_TYPE(_info)
+
+
+def log_handshake_states(ctx: ssl.SSLContext, log: Any) -> bool:
+    """Call ``log`` with Dovecot's verbose_ssl line for every handshake state change and
+    alert of connections made from ``ctx``. False when not possible."""
+    ptr = _ctx_pointer(ctx)
+    if ptr is None:
+        return False
+    try:
+        func = _lib.SSL_CTX_set_info_callback
+        for name in ("SSL_state_string_long", "SSL_alert_desc_string_long",
+                     "SSL_alert_type_string_long"):
+            getattr(_lib, name).restype = ctypes.c_char_p
+        _lib.SSL_state_string_long.argtypes = [ctypes.c_void_p]
+        _lib.SSL_alert_desc_string_long.argtypes = [ctypes.c_int]
+        _lib.SSL_alert_type_string_long.argtypes = [ctypes.c_int]
+    except AttributeError:
+        return False
+    func.argtypes = [ctypes.c_void_p, _INFO_CALLBACK_TYPE]
+    func.restype = None
+    func(ptr, _INFO_CALLBACK)
+    import weakref
+
+    _info_listeners[ptr] = log
+    weakref.finalize(ctx, _info_listeners.pop, ptr, None)
+    return True

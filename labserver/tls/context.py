@@ -84,6 +84,7 @@ class TLSSettings:
     verify_client_cert: bool = False
     dh: str = ""
     options: str = ""
+    verbose: bool = False  # verbose_ssl
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -100,7 +101,7 @@ class TLSSettings:
                    cipher_suites=get("ssl_cipher_suites"), curve_list=get("ssl_curve_list"),
                    prefer_server_ciphers=get("ssl_prefer_server_ciphers"),
                    verify_client_cert=get("ssl_verify_client_cert"), dh=get("ssl_dh"),
-                   options=get("ssl_options") or "")
+                   options=get("ssl_options") or "", verbose=get("verbose_ssl") is True)
 
 
 @contextlib.contextmanager
@@ -182,9 +183,11 @@ MISSING_DH = ("Diffie-Hellman key exchange requested, but no DH parameters provi
 
 
 def server_context(settings: TLSSettings, run_dir: Path,
-                   log: Callable[[str], object] | None = None) -> ssl.SSLContext:
+                   log: Callable[[str], object] | None = None,
+                   debug: Callable[[str], object] | None = None) -> ssl.SSLContext:
     """A server-side SSLContext, or TLSConfigError with Dovecot's reason. ``log`` receives
-    errors Dovecot's login process would log during handshakes (missing DH parameters)."""
+    errors Dovecot's login process would log during handshakes (missing DH parameters),
+    ``debug`` the lines ``verbose_ssl = yes`` adds (see ``_verbose``)."""
     if settings.mode == "no":
         raise TLSConfigError("SSL is disabled (ssl = no)")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -292,7 +295,24 @@ def server_context(settings: TLSSettings, run_dir: Path,
         except (ssl.SSLError, ValueError) as exc:
             raise TLSConfigError(f"{PREFIX}Couldn't parse ssl_ca: {_reason(exc)}") from None
         ctx.verify_mode = ssl.CERT_OPTIONAL
+    if settings.verbose and debug is not None:
+        _verbose(ctx, settings, debug)
     return ctx
+
+
+def _verbose(ctx: ssl.SSLContext, settings: TLSSettings, debug: Callable[[str], object]
+             ) -> None:
+    """verbose_ssl: the handshake's state changes and alerts as Dovecot's info callback
+    words them, and its note when the client sent no server name (SNI)."""
+    def servername(sock: object, name: str | None, context: object) -> None:
+        if name is None:
+            debug("SSL_get_servername() failed")
+
+    ctx.sni_callback = servername
+    if not _openssl.log_handshake_states(ctx, debug):
+        settings.warnings.append(
+            "verbose_ssl: this Python cannot reach OpenSSL's info callback; the handshake's "
+            "state lines (SSL: where=0x..., ret=...) are not logged")
 
 
 def effective_policy(ctx: ssl.SSLContext, min_protocol: str) -> str | None:

@@ -278,8 +278,7 @@ class Mechanism:
         if initial is None:
             return self._guard(self._initial(None))
         text = initial.decode("latin-1") if isinstance(initial, bytes) else initial
-        if text == "*":
-            return self._end(Failure("aborted", ABORTED_MSG))
+        # "*" cancels only a continued exchange: as an initial response it is bad base64.
         if text in ("", "="):
             data: bytes | None = b""
         else:
