@@ -219,12 +219,12 @@ def test_student_edition_in_the_browser(image: tuple[Path, dict[str, str], str],
                     "(p) => window.jupyterapp?.shell.currentWidget?.context?.path === p",
                     arg=start_page)
                 page.locator(".jp-NotebookPanel:visible h1", has_text="start here").wait_for()
-                page.screenshot(path=ARTIFACTS / "06-student-edition-start-page.png")
+                page.screenshot(path=ARTIFACTS / "07-student-edition-start-page.png")
                 assert page.get_by_text("Create Assignment").count() == 0
 
                 page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Nbgrader$")).click()
                 items = page.locator(".lm-Menu .lm-Menu-itemLabel").all_inner_texts()
-                page.screenshot(path=ARTIFACTS / "07-student-edition-nbgrader-menu.png")
+                page.screenshot(path=ARTIFACTS / "08-student-edition-nbgrader-menu.png")
                 assert "Assignment List" in items, items
                 assert not {"Formgrader", "Course List"} & set(items), items
             finally:

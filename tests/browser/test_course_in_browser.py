@@ -139,10 +139,13 @@ def test_start_page_opens_and_runs_in_the_browser(
 def test_topic_notebook_widgets_render_and_a_quiz_answers(
         page: Page, lab: MakeStartLab, course: Path, artifacts: Path) -> None:
     relative = quiz_notebook(course)
+    print(f"topic notebook: {relative}")
     open_notebook(page, lab, relative)
     page.screenshot(path=artifacts / "03-topic-notebook-opened.png")
     run_all_cells(page)
     wait_all_executed(page, code_cell_count(course / relative))
+    # Where the run stopped, should it have stopped early.
+    page.screenshot(path=artifacts / "04-topic-notebook-after-run-all.png")
     assert notebook_errors(page) == []
     assert executed_prompts(page) == code_cell_count(course / relative)
 
@@ -164,7 +167,7 @@ def test_topic_notebook_widgets_render_and_a_quiz_answers(
     assert re.match(r"(Correct\.|Not quite\. The answer is: )", verdict), verdict
     assert "See notebook" in verdict
     assert re.match(r"Score: [01] of 1 checked", score.inner_text()), score.inner_text()
-    page.screenshot(path=artifacts / "04-topic-notebook-quiz-feedback.png")
+    page.screenshot(path=artifacts / "05-topic-notebook-quiz-feedback.png")
 
 
 def choose_an_answer(card: Locator) -> None:
@@ -189,7 +192,7 @@ def test_formgrader_lists_the_assignments(
     table = frame.locator("#main-table")
     for name in expected:
         table.get_by_text(name, exact=True).wait_for()
-    page.screenshot(path=artifacts / "05-formgrader-assignments.png")
+    page.screenshot(path=artifacts / "06-formgrader-assignments.png")
     listed = table.locator("tr").all_inner_texts()
     assert all(any(name in row for row in listed) for name in expected), listed
 
