@@ -11,15 +11,14 @@ configuration that asks for them is judged from what it asks for.
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import Mapping
+from pathlib import Path
 
 from labserver.service.lab import Lab
 from labserver.service.listeners import ListenerSpec, PortPolicy, listener_specs
 
 from .probe import (
     Submission,
-    client_context,
     close,
     evidence,
     fresh_user,
@@ -131,24 +130,26 @@ def _outside_verdict(task: str, outside: list[str], see: str) -> Verdict:
                                "name the address itself.")
 
 
-def _answers_at(address: str, spec: ListenerSpec, port: int) -> bool:
-    """Whether the server accepts a connection at (address, port); a session that got
-    in is ended politely (greeting, LOGOUT/QUIT), which real Dovecot's shutdown needs."""
-    try:
-        sock = socket.create_connection((address, port), timeout=2)
-    except OSError:
-        return False
-    try:
-        if spec.ssl:
-            sock = client_context().wrap_socket(sock)
-        sock.recv(512)
-        sock.sendall(b"a LOGOUT\r\n" if spec.protocol == "imap" else b"QUIT\r\n")
-        sock.recv(512)
-    except OSError:
-        pass
-    finally:
-        sock.close()
-    return True
+def _wildcard_ports(ports: set[int]) -> set[int]:
+    """The ports among ``ports`` with a listening socket on every address (0.0.0.0 or ::).
+
+    Probing 127.0.0.1 would be unfair: while the server holds 127.0.0.5:PORT, any other
+    program may hold 127.0.0.1:PORT. A wildcard socket on PORT, though, can only be the
+    server's own (it would clash with the server's 127.0.0.5:PORT otherwise).
+    """
+    found: set[int] = set()
+    for table, wildcard in (("/proc/net/tcp", "00000000"), ("/proc/net/tcp6", "0" * 32)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            host, _, port = local.partition(":")
+            if state == "0A" and host == wildcard and int(port, 16) in ports:
+                found.add(int(port, 16))
+    return found
 
 
 def listen_address(submission: Submission, *, address: str, engine: str = "lab") -> Verdict:
@@ -181,7 +182,8 @@ def listen_address(submission: Submission, *, address: str, engine: str = "lab")
                       f"clients connecting to {address} get a greeting",
                       "; ".join(w for ok, w in answers if not ok) or "nothing listens there"))
         reachable = sorted({port for spec, port in bound if address != "127.0.0.1"
-                            and _answers_at("127.0.0.1", spec, port)})
+                            and spec.address == "127.0.0.1"}
+                           | _wildcard_ports({port for _, port in bound}))
         parts.append((bool(bound) and not reachable,
                       "nothing of the server answers on 127.0.0.1",
                       "127.0.0.1 accepts connections on " + ", ".join(map(str, reachable))
