@@ -99,3 +99,17 @@ c.Execute.timeout = CELL_TIMEOUT
 c.Execute.interrupt_on_timeout = True
 c.ExecutePreprocessor.timeout = CELL_TIMEOUT
 c.ExecutePreprocessor.interrupt_on_timeout = True
+
+# Autograde runs each notebook with the course's runner (graders/autograde.py): a kernel
+# that dies (os._exit) fails the cells it leaves instead of the whole submission, and each
+# test cell that uses the graders gets them freshly imported, so a notebook that replaced
+# graders.check with something that always passes gains nothing. The rest is nbgrader's.
+c.Autograde.autograde_preprocessors = [
+    "graders.autograde.GradingExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

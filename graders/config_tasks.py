@@ -25,7 +25,9 @@ def _load(submission: Submission) -> Config:
     if isinstance(submission, Path):
         if submission.is_dir():
             return load("/dovecot.conf", root=str(submission), expand_values=False)
-        return load(str(submission), expand_values=False)
+        # A single file is read as a text: loaded in place, its includes would reach
+        # the real file system (``!include /etc/shadow``).
+        submission = submission.read_text()
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         conf = Path(tmp, "etc", "dovecot", "dovecot.conf")
         conf.parent.mkdir(parents=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labserver.auth import schemes
+from labserver.config.resolve import PathResolver
 from labserver.service.lab import Lab
 
 from . import probe
@@ -132,8 +133,11 @@ def pam_files(submission: probe.Submission) -> dict[str, str]:
     (it must hold ``dovecot``)."""
     if isinstance(submission, Path):
         if submission.is_dir():
-            files = {f"/etc/pam.d/{p.name}": p.read_text() for p in sorted(submission.iterdir())
-                     if p.is_file()}
+            # Links in the folder are followed inside it, as the lab would (never out).
+            folder = PathResolver(submission)
+            files = {f"/etc/pam.d/{p.name}": Path(folder.real(f"/{p.name}")).read_text()
+                     for p in sorted(submission.iterdir())
+                     if Path(folder.real(f"/{p.name}")).is_file()}
             if PAM_FILE not in files:
                 raise FileNotFoundError(f"no file named dovecot in {submission}")
             return files

@@ -16,6 +16,7 @@ set), so a TLS exercise is judged on its settings. Users are made up per check
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import imaplib
 import poplib
 import secrets
@@ -23,6 +24,7 @@ import shutil
 import socket
 import ssl
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from labserver.config import Config, ConfigError, load
+from labserver.config.resolve import PathResolver
 from labserver.service.lab import DEFAULT_CONFIG, Lab, LabError
 from labserver.tls.certs import ReqConfig, make_certificate
 
@@ -50,12 +53,58 @@ class Rejected(Exception):
         self.verdict = verdict
 
 
+class Watch:
+    """The labs one check has open, so that a check cut by its time limit can stop them.
+
+    ``graders.check`` gives each worker thread a watch. When the time is up it calls
+    ``expire``: the labs stop at once (their ports close, so the worker's probes fail
+    fast) and a lab the worker would start afterwards is refused; the worker removes
+    each lab's directory as it leaves ``lab_for``, as always.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._labs: list[Lab] = []
+        self.expired = False
+
+    def add(self, lab: Lab) -> None:
+        with self._lock:
+            if self.expired:
+                raise LabError("the check ran out of time; no new lab is started")
+            self._labs.append(lab)
+
+    def stop(self, lab: Lab) -> None:
+        """Stop one lab (never at the same time as ``expire`` stops it)."""
+        with self._lock:
+            lab.stop()
+            if lab in self._labs:
+                self._labs.remove(lab)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            labs, self._labs = self._labs, []
+            for lab in labs:
+                with contextlib.suppress(Exception):
+                    lab.stop()
+
+
+WATCH: contextvars.ContextVar[Watch | None] = contextvars.ContextVar("grader_watch",
+                                                                   default=None)
+
+
 def refused(task: str, exc: ConfigError, see: str = "") -> Verdict:
     """The verdict for a configuration Dovecot would not accept: doveconf's own words."""
     return Verdict(task, False, 0.0,
                    "Dovecot would refuse this configuration:\n"
                    f"  {exc.message}\nFix that line first (doveconf names the file and line).",
                    tuple(str(m) for m in exc.messages) + (exc.message,), see=see)
+
+
+def inside(root: Path, virtual: str) -> Path:
+    """Where the grader may write a virtual path: symbolic links a submission brought
+    along are followed inside the root, never out of it (``etc/shadow -> /etc/shadow``)."""
+    return Path(PathResolver(root).real(virtual))
 
 
 def place_submission(submission: Submission, root: Path) -> None:
@@ -112,7 +161,7 @@ def provide_certificates(config: Config, root: Path) -> list[str]:
     written = []
     for virtual, data, mode in [(c, cert_pem, 0o644) for c in certs] + [
             (k, key_pem, 0o600) for k in keys]:
-        real = root / virtual.lstrip("/")
+        real = inside(root, virtual)
         if real.exists() or not virtual.startswith("/"):
             continue
         real.parent.mkdir(parents=True, exist_ok=True)
@@ -148,7 +197,7 @@ def lab_for(task: str, submission: Submission, *, engine: str = "lab",
             raise Rejected(Verdict(task, False, 0.0, f"The submission cannot be read: {exc}",
                                    see=see)) from None
         for virtual, content in (files or {}).items():
-            real = root / virtual.lstrip("/")
+            real = inside(root, virtual)
             if content is None:
                 real.mkdir(parents=True, exist_ok=True)
                 continue
@@ -156,12 +205,15 @@ def lab_for(task: str, submission: Submission, *, engine: str = "lab",
             (real.write_bytes if isinstance(content, bytes) else real.write_text)(content)
         unexpanded = read_config(task, root, expand=False, see=see)
         if default_auth and not unexpanded.sections("passdb"):
-            with (root / CONFIG.lstrip("/")).open("a") as conf:
+            with inside(root, CONFIG).open("a") as conf:
                 conf.write("\n" + DEFAULT_AUTH)
         if certificates:
             provide_certificates(unexpanded, root)
         read_config(task, root, see=see)
         lab = Lab(root=root, ports="ephemeral", engine=engine)
+        watch = WATCH.get()
+        if watch is not None:
+            watch.add(lab)
         for user, password in users:
             lab.add_user(user, password)
         if start:
@@ -176,7 +228,8 @@ def lab_for(task: str, submission: Submission, *, engine: str = "lab",
         yield lab
     finally:
         if lab is not None:
-            lab.stop()
+            watch = WATCH.get()
+            (watch.stop if watch is not None else Lab.stop)(lab)
         shutil.rmtree(root, ignore_errors=True)
 
 

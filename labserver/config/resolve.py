@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 _MAX_SYMLINKS = 40
+LOOP_NAME = ".too-many-symbolic-links"
 
 
 class PathResolver:
@@ -31,10 +32,12 @@ class PathResolver:
         return f"PathResolver(root={str(self.root) if self.root else '/'!r})"
 
     def real(self, path: str) -> str:
-        """The real path for a configuration path (relative paths stay relative)."""
-        if self.root is None or not path.startswith("/"):
+        """The real path for a configuration path. Under a root, a relative path is taken
+        from the root as well: through the process's working directory it would reach
+        the real file system (``../../etc/shadow``)."""
+        if self.root is None:
             return path
-        return str(self._walk(path))
+        return str(self._walk(path if path.startswith("/") else "/" + path))
 
     def virtual(self, real: str) -> str:
         """The configuration path for a real path under the root."""
@@ -62,7 +65,9 @@ class PathResolver:
             if _is_symlink(candidate):
                 hops += 1
                 if hops > _MAX_SYMLINKS:
-                    return candidate
+                    # The kernel would go on following the chain, maybe out of the root:
+                    # stop at a name inside it that is not there (the file is "missing").
+                    return self.root / LOOP_NAME
                 target = os.readlink(candidate)
                 if target.startswith("/"):
                     current = self.root
