@@ -23,11 +23,14 @@ On disk (src/lib-storage/index/maildir/):
   subdirectories (with ``DIRNAME=`` the maildir sits in a subdirectory of that name).
 
 A session's ``sync()`` takes the uidlist lock, moves new arrivals from ``new/`` to
-``cur/`` (they are \\Recent for that session only), gives UIDs to files the list
-does not know, in the order of their names' timestamps, and drops files that are
-gone. Every change of the file names (flags, expunges, appends) is made under the
-same lock, so concurrent lab sessions in threads or processes never lose or
-reuse a UID.
+``cur/``, gives UIDs to files the list does not know, in the order of their names'
+timestamps, and drops files that are gone. \\Recent follows Dovecot's index header
+``first_recent_uid``, which the lab keeps in a small file of its own beside the uidlist
+(``RECENT``: ``<uidvalidity> <first recent uid>``): every UID from there on is \\Recent
+for the first read-write session that syncs the folder, which then moves the mark to
+the next UID; an APPEND or COPY target (save-only) and EXAMINE leave it where it is.
+Every change of the file names (flags, expunges, appends) is made under the same lock,
+so concurrent lab sessions in threads or processes never lose or reuse a UID.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from .uids import new_guid, next_uidvalidity
 
 UIDLIST = "dovecot-uidlist"
 KEYWORDS = "dovecot-keywords"
+RECENT = "labserver-recent"
 SUBFOLDER_FILE = "maildirfolder"
 UIDLIST_STALE_TIMEOUT = 120  # MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT
 MAX_KEYWORDS = 26
@@ -272,6 +276,7 @@ class MaildirMailbox:
             os.makedirs(control, exist_ok=True)
         self.uidlist_path = os.path.join(control, self.UIDLIST_NAME)
         self.keywords_path = os.path.join(control, KEYWORDS)
+        self.recent_path = os.path.join(control, RECENT)
         self._view = View()
         self._entries: dict[int, Entry] = {}
         self._recent: set[int] = set()
@@ -293,8 +298,17 @@ class MaildirMailbox:
 
     @property
     def recent_uids(self) -> frozenset[int]:
-        """Messages that are \\Recent in this session (it moved them out of new/)."""
+        """Messages that are \\Recent in this session (it claimed them)."""
         return frozenset(u for u in self._recent if u in self._view.index)
+
+    def first_recent_uid(self) -> int:
+        """The first UID no read-write session has claimed as \\Recent (1: none has)."""
+        try:
+            with open(self.recent_path, encoding="ascii") as f:
+                validity, first = (int(x) for x in f.read().split())
+        except (FileNotFoundError, ValueError):
+            return 1
+        return first if validity == self.uidvalidity else 1
 
     def sync(self) -> SyncResult:
         return self._view.merge(self._refresh())
@@ -598,13 +612,16 @@ class MaildirMailbox:
             uidlist = self.UIDLIST_FORMAT(next_uidvalidity(self.store.uidvalidity_dir()), 1,
                                           new_guid())
             changed = True
+        self.uidvalidity = uidlist.uidvalidity
+        first_recent = self.first_recent_uid() if claim_new else None
         files = self._scan()
         # Read from the same uidlist and listing as a refresh made with nothing to
         # change: its entries and infos are the answer again.
         sources = (self._uidlist_source, self._scan_source, claim_new)
         memo = _REFRESHES.get(self.path)
+        unclaimed = first_recent is not None and first_recent < uidlist.next_uid
         if None not in sources and memo is not None and memo[0][0] is sources[0] \
-                and memo[0][1] is sources[1] and memo[0][2] == claim_new:
+                and memo[0][1] is sources[1] and memo[0][2] == claim_new and not unclaimed:
             keywords = self._read_keywords()
             if memo[1] == keywords:
                 self.uidvalidity = uidlist.uidvalidity
@@ -643,14 +660,17 @@ class MaildirMailbox:
         self.uidvalidity = uidlist.uidvalidity
         self._uidnext = uidlist.next_uid
         keywords = self._read_keywords()
-        steady = not changed and not recent and None not in sources
+        claimed = first_recent is not None and first_recent < uidlist.next_uid
+        if claimed:
+            self._recent.update(r.uid for r in uidlist.records if r.uid >= first_recent)
+            _write_atomic(self.recent_path, f"{uidlist.uidvalidity} {uidlist.next_uid}\n"
+                          .encode("ascii"))
+        steady = not changed and not recent and not claimed and None not in sources
         self._entries = {}
         infos = []
         for r in uidlist.records:
             sub, fname = files[r.base]
             self._entries[r.uid] = Entry(r.uid, r.base, sub, fname)
-            if r.base in recent:
-                self._recent.add(r.uid)
             info = self._info(r, sub, fname, keywords)
             if info is not None:
                 infos.append(info)
@@ -934,8 +954,9 @@ class MaildirStorage(FolderStore):
         box = self.open(name, readonly=True)
         try:
             msgs = box.messages
-            new_count = sum(1 for e in box._entries.values() if e.subdir == "new")
-            return {"MESSAGES": len(msgs), "RECENT": new_count, "UIDNEXT": box.uidnext,
+            first = box.first_recent_uid()
+            return {"MESSAGES": len(msgs), "RECENT": sum(1 for m in msgs if m.uid >= first),
+                    "UIDNEXT": box.uidnext,
                     "UIDVALIDITY": box.uidvalidity,
                     "UNSEEN": sum(1 for m in msgs if "\\Seen" not in m.flags)}
         finally:

@@ -71,6 +71,13 @@ SCRIPTS: dict[str, list[str]] = {
                           "b APPEND Box (\\Seen \\Flagged) \"05-Feb-2024 10:11:12 +0200\" "
                           f"{{30+}}\\r\\n{SMALL}", "c SELECT Box",
                           "d FETCH 1 (FLAGS INTERNALDATE)"],
+    "recent_claimed_once": ["a STATUS INBOX (RECENT)", "b EXAMINE INBOX",
+                            "c FETCH 1:* FLAGS", "d SELECT INBOX", "e FETCH 1:* FLAGS",
+                            "f SELECT INBOX", "g FETCH 1:* FLAGS", "h STATUS INBOX (RECENT)"],
+    "recent_copy_target": ["a CREATE Archive", "b SELECT INBOX", "c COPY 1:2 Archive",
+                           "d STATUS Archive (MESSAGES RECENT)", "e EXAMINE Archive",
+                           "f SELECT Archive", "g FETCH 1:* FLAGS", "h CLOSE",
+                           "i STATUS Archive (RECENT)"],
     "append_to_selected": ["a SELECT INBOX", f"b APPEND INBOX {{30+}}\\r\\n{SMALL}",
                            "c FETCH 5 (UID FLAGS)"],
     # --- selected state ---------------------------------------------------------------

@@ -26,11 +26,7 @@ from tests.dovecot_harness import real_dovecot
 from tests.imap.session_scripts import MAILDIR, MTIME, SCRIPTS
 
 # Sessions where the lab answers differently on purpose, and why.
-DELIBERATE: dict[str, str] = {
-    "append_date_flags": "the lab's Maildir makes \\Recent only the messages it moves out of "
-                         "new/; one APPENDed with flags goes straight to cur/ and is not "
-                         "\\Recent, where Dovecot's index makes every new UID \\Recent",
-}
+DELIBERATE: dict[str, str] = {}
 
 _TIMING = re.compile(rb" \(\d+\.\d+ \+ \d+\.\d+(?: \+ \d+\.\d+)? secs\)\.")
 _UIDVALIDITY = re.compile(rb"(UIDVALIDITY|APPENDUID|COPYUID) \d+")
@@ -65,9 +61,9 @@ def _fill(maildir: Path, chown: tuple[int, int] | None = None) -> None:
         (maildir / sub).mkdir(parents=True)
     for i, (raw, seen) in enumerate(MAILDIR):
         name = f"1704106800.M{i + 1}P1.lab"
-        # Every file starts in new/ (also the \\Seen one): messages no index has seen yet are
-        # \\Recent for Dovecot wherever they are; the lab counts new/ only.
-        path = maildir / "new" / (name + (":2,S" if seen else ""))
+        # New mail in new/, the \\Seen message in cur/: both are \\Recent for the first
+        # session that selects the folder, since no session has claimed them yet.
+        path = maildir / ("cur" if seen else "new") / (name + (":2,S" if seen else ""))
         path.write_bytes(raw)
         os.utime(path, (MTIME + i, MTIME + i))
     if chown is not None:
