@@ -284,7 +284,7 @@ class Login:
             conn._log_login(f"Authenticate {conn.auth_mech_name} failed: {reason}")
         if code in ("invalid_base64", "aborted"):
             self.reply("BAD", reason or AUTH_FAILED_MSG)
-        elif code == "auth_mech_invalid":
+        elif code in ("auth_mech_invalid", "authfailed_reason"):
             text = reason or "Unsupported authentication mechanism."
             if text.startswith("["):
                 self.reply("NO", text)

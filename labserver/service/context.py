@@ -36,10 +36,12 @@ from ..config import Config
 from ..config.resolve import PathResolver
 from ..storage import open_storage
 from ..storage.model import MailStorage
+from ..tls.client_cert import ClientCert, client_cert
 from .log import LogBook
 
 # service_monitor_throttle() in Dovecot's master: the first failed start of a service waits
 # 2 seconds before the next, then twice as long each time, at most a minute.
+CERT_REQUIRED_MSG = "Client didn't present valid SSL certificate"
 AUTH_THROTTLE_MIN = 2.0
 AUTH_THROTTLE_MAX = 60.0
 
@@ -104,6 +106,35 @@ class LabContext:
             self.log.error("master: ", "service(auth): command startup failed, throttling "
                                        f"for {throttle:.3f} secs")
         return loop.time() - now
+
+    def client_cert(self, ssl_object: ssl.SSLObject | None) -> ClientCert:
+        """What the client's TLS certificate allows (nothing on a plaintext connection)."""
+        if ssl_object is None:
+            return ClientCert()
+        field = str(_setting(self.config, "ssl_cert_username_field", "commonName"))
+        return client_cert(ssl_object, field)
+
+    def cert_refusal(self, cert: ClientCert, *, protocol: str, mech: str, local_ip: str,
+                     remote_ip: str, session: str, secured: bool) -> Failure | None:
+        """auth_ssl_require_client_cert: Dovecot's auth process fails every request of a
+        connection without a valid certificate, before the mechanism starts."""
+        if cert.valid or not _yes(_setting(self.config, "auth_ssl_require_client_cert",
+                                           False)):
+            return None
+        request = self.auth.new_request(service=protocol, local_ip=local_ip,
+                                        remote_ip=remote_ip, session=session, mech=mech,
+                                        secured=secured)
+        request.mech_log("Info", CERT_REQUIRED_MSG)
+        self._log_lines(request.log)
+        return Failure("authfailed_reason", CERT_REQUIRED_MSG)
+
+    def cert_username(self, cert: ClientCert) -> str | None:
+        """auth_ssl_username_from_cert: the certificate's name replaces the one the client
+        gives (and is the user of EXTERNAL)."""
+        if cert.valid and cert.name and _yes(_setting(self.config,
+                                                      "auth_ssl_username_from_cert", False)):
+            return cert.name
+        return None
 
     def tls(self, protocol: str) -> ssl.SSLContext | None:
         return self.tls_contexts.get(protocol)
@@ -194,7 +225,8 @@ class LabContext:
                                             "anonymous")),
             cert_username=cert_username, apop_challenge=apop_challenge)
         mech = cls(params)
-        exchange = SaslExchange(mech, protocol, local_ip, remote_ip, session, secured)
+        exchange = SaslExchange(mech, protocol, local_ip, remote_ip, session, secured,
+                                cert_user=cert_username)
         return exchange, mech.start(initial)
 
     async def sasl_continue(self, exchange: SaslExchange, data: bytes) -> object:
@@ -255,7 +287,8 @@ class LabContext:
             request.mech_log("Info", "login user: Master user logins are not supported "
                                      "by the lab")
             return CredentialsLookup(request, PassdbResult.USER_UNKNOWN)
-        return self.auth.lookup_credentials(event.authcid, event.scheme, request=request)
+        return self.auth.lookup_credentials(exchange.cert_user or event.authcid, event.scheme,
+                                            request=request)
 
     def _verdict(self, exchange: SaslExchange, verdict: Verdict) -> object:
         lookup = exchange.lookup
@@ -300,6 +333,7 @@ class SaslExchange:
     session: str
     secured: bool
     lookup: CredentialsLookup | None = None
+    cert_user: str | None = None  # auth_ssl_username_from_cert's name, if any
     pending: AuthResult | None = None  # success waiting for the final challenge's answer
 
     def step(self, data: bytes) -> object:
@@ -312,6 +346,10 @@ def _setting(cfg: Config, key: str, default: object) -> object:
     except KeyError:
         return default
     return default if value is None else value
+
+
+def _yes(value: object) -> bool:
+    return value is True or str(value).lower() in ("yes", "y", "1", "true")
 
 
 def _capabilities(driver: object) -> set[str]:

@@ -68,6 +68,10 @@ class Channel:
         except (ConnectionError, ssl.SSLError, OSError):
             self.closed = True
 
+    def ssl_object(self) -> ssl.SSLObject | None:
+        """The connection's TLS state (the client's certificate...), None in plaintext."""
+        return self.writer.get_extra_info("ssl_object") if self.tls else None
+
     async def start_tls(self, context: ssl.SSLContext) -> bool:
         """Upgrade the connection (STARTTLS/STLS); False if the handshake failed."""
         try:
@@ -255,14 +259,16 @@ class Server:
                 transport.close()
         if error is not None:
             # with verbose_ssl (the only debug output of the login processes) Dovecot's
-            # ssl-iostream also logs the error itself
-            self.log.log(f"{spec.protocol}-login: ", "Debug",
-                         f"SSL error: {error.removeprefix('Connection closed: ')}")
+            # ssl-iostream also logs the error itself, when it happens and when the
+            # connection is closed
+            ssl_error = f"SSL error: {error.removeprefix('Connection closed: ')}"
+            self.log.log(f"{spec.protocol}-login: ", "Debug", ssl_error)
             self.log.info(f"{spec.protocol}-login: ",
                           f"Disconnected: {error} (no auth attempts in 0 secs): user=<>, "
                           f"rip={peer[0]}, lip={sock[0]}, TLS handshaking: "
                           f"{error.removeprefix('Connection closed: ')}, "
                           f"session=<{new_session_id()}>")
+            self.log.log(f"{spec.protocol}-login: ", "Debug", ssl_error)
             return
         tls = ssl_protocol._get_app_transport()
         writer = asyncio.StreamWriter(tls, protocol, reader, loop)

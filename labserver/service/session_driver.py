@@ -34,6 +34,8 @@ class SessionDriver:
     def __init__(self, ch: Channel, ctx: LabContext, conn: Any) -> None:
         self.ch, self.ctx, self.conn = ch, ctx, conn
         self.user: str | None = None
+        # auth_ssl_username_from_cert: the name every mechanism's user is replaced with
+        self.cert_user: str | None = None
 
     # -- what a protocol says -------------------------------------------------
 
@@ -124,15 +126,26 @@ class SessionDriver:
                     await ch.send(conn.tls_started())
                 elif isinstance(event, ev.AuthRequest):
                     request = event
+                    cert = ctx.client_cert(ch.ssl_object())
+                    refusal = ctx.cert_refusal(
+                        cert, protocol=self.protocol, mech=event.mechanism,
+                        local_ip=ch.local_ip, remote_ip=ch.remote_ip,
+                        session=event.session_id, secured=event.secured)
+                    if refusal is not None:
+                        mech = None
+                        await self.sasl_failed(refusal)
+                        continue
+                    cert_user = self.cert_user = ctx.cert_username(cert)
                     if event.username is not None and event.password is not None:
-                        await self._login(event.username, event.password, event.mechanism,
-                                          event)
+                        await self._login(cert_user or event.username, event.password,
+                                          event.mechanism, event)
                         continue
                     mech, first = ctx.start_sasl(
                         event.mechanism, event.initial_response, protocol=self.protocol,
                         local_ip=ch.local_ip, remote_ip=ch.remote_ip,
                         session=event.session_id, secured=event.secured,
-                        apop_challenge=getattr(event, "apop_challenge", None))
+                        apop_challenge=getattr(event, "apop_challenge", None),
+                        cert_username=cert_user)
                     if mech is not None:
                         first = await ctx.sasl_resolve(mech, first)
                     await self._sasl_step(first, event)
@@ -162,8 +175,8 @@ class SessionDriver:
             await self._logged_in(event, event.user or "")
         else:
             assert isinstance(event, Credentials)
-            await self._login(event.authcid, event.password, request.mechanism, request,
-                              authzid=event.authzid)
+            await self._login(self.cert_user or event.authcid, event.password,
+                              request.mechanism, request, authzid=event.authzid)
 
     async def _login(self, username: str, password: str | bytes, mech: str, request: Any,
                      authzid: str = "") -> None:

@@ -271,3 +271,46 @@ def log_handshake_states(ctx: ssl.SSLContext, log: Any) -> bool:
     _info_listeners[ptr] = log
     weakref.finalize(ctx, _info_listeners.pop, ptr, None)
     return True
+
+
+# ssl_verify_client_cert: Dovecot's login process asks for a client certificate with a
+# verify callback that lets every certificate through (ssl_verify_client_cert() in
+# iostream-openssl.c) and reads the verdict after the handshake; an invalid certificate
+# only matters to authentication (auth_ssl_require_client_cert).
+_SSL_VERIFY_PEER = 1
+_VERIFY_CALLBACK_TYPE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+
+
+def _accept_any(preverify_ok: int, store: int) -> int:  # noqa: ARG001 - OpenSSL's signature
+    return 1
+
+
+_ACCEPT_ANY = _VERIFY_CALLBACK_TYPE(_accept_any)
+
+
+def request_any_client_cert(ctx: ssl.SSLContext) -> bool:
+    """Ask clients for a certificate and complete the handshake whatever they send; the
+    verdict is ``verify_result()``'s. False when not possible."""
+    ptr = _ctx_pointer(ctx)
+    if ptr is None:
+        return False
+    try:
+        func = _lib.SSL_CTX_set_verify
+    except AttributeError:
+        return False
+    func.argtypes = [ctypes.c_void_p, ctypes.c_int, _VERIFY_CALLBACK_TYPE]
+    func.restype = None
+    func(ptr, _SSL_VERIFY_PEER, _ACCEPT_ANY)
+    return True
+
+
+def verify_result(sock: Any) -> int | None:
+    """SSL_get_verify_result() of a finished handshake: 0 (X509_V_OK) when the client's
+    certificate verified; None when it cannot be read."""
+    ptr = _ssl_pointer(sock)
+    if ptr is None:
+        return None
+    func = _lib.SSL_get_verify_result
+    func.argtypes = [ctypes.c_void_p]
+    func.restype = ctypes.c_long
+    return int(func(ptr))

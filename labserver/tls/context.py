@@ -85,6 +85,7 @@ class TLSSettings:
     dh: str = ""
     options: str = ""
     verbose: bool = False  # verbose_ssl
+    require_crl: bool = True  # ssl_require_crl
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -101,7 +102,8 @@ class TLSSettings:
                    cipher_suites=get("ssl_cipher_suites"), curve_list=get("ssl_curve_list"),
                    prefer_server_ciphers=get("ssl_prefer_server_ciphers"),
                    verify_client_cert=get("ssl_verify_client_cert"), dh=get("ssl_dh"),
-                   options=get("ssl_options") or "", verbose=get("verbose_ssl") is True)
+                   options=get("ssl_options") or "", verbose=get("verbose_ssl") is True,
+                   require_crl=get("ssl_require_crl") is not False)
 
 
 @contextlib.contextmanager
@@ -295,6 +297,14 @@ def server_context(settings: TLSSettings, run_dir: Path,
         except (ssl.SSLError, ValueError) as exc:
             raise TLSConfigError(f"{PREFIX}Couldn't parse ssl_ca: {_reason(exc)}") from None
         ctx.verify_mode = ssl.CERT_OPTIONAL
+        if settings.require_crl:
+            # no CRL for the CA: every client certificate fails to verify, as in Dovecot
+            ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_CRL_CHECK_CHAIN
+        if not _openssl.request_any_client_cert(ctx):
+            settings.warnings.append(
+                "ssl_verify_client_cert: this Python cannot let an unverified client "
+                "certificate through the handshake as Dovecot does; such clients fail the "
+                "handshake instead")
     if settings.verbose and debug is not None:
         _verbose(ctx, settings, debug)
     return ctx

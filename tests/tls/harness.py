@@ -204,10 +204,12 @@ DEFAULT_CIPHERS = ("ALL:!kRSA:!SRP:!kDHd:!DSS:!aNULL:!eNULL:!EXPORT:!DES:!3DES:!
 
 
 def tls_lab(extra: str, cert: bytes, key: bytes, dh: bytes | None = None,
-            users: dict[str, str] | None = None):  # noqa: ANN201 - a started Lab
+            users: dict[str, str] | None = None,
+            files: dict[str, bytes] | None = None):  # noqa: ANN201 - a started Lab
     """A started lab (ephemeral ports: imap, imaps, pop3, pop3s) with ``extra`` ssl lines;
     the files are at /etc/dovecot/cert.pem, /etc/dovecot/private/key.pem and
-    /etc/dovecot/dh.pem inside its sandbox. The caller calls ``cleanup()``."""
+    /etc/dovecot/dh.pem inside its sandbox, with ``files`` (path: content) beside them.
+    The caller calls ``cleanup()``."""
     from labserver.service.lab import DEFAULT_CONFIG, Lab
 
     # like tests/dovecot_harness.py's Dovecot: disable_plaintext_auth = no unless ``extra``
@@ -219,6 +221,8 @@ def tls_lab(extra: str, cert: bytes, key: bytes, dh: bytes | None = None,
     os.chmod(lab.path("/etc/dovecot/private/key.pem"), 0o600)
     if dh is not None:
         lab.write_config(dh.decode(), "/etc/dovecot/dh.pem")
+    for path, content in (files or {}).items():
+        lab.write_config(content.decode(), path)
     for user, password in (users or {"alice": "secret"}).items():
         lab.add_user(user, password)
     try:
