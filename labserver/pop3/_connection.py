@@ -102,6 +102,7 @@ class Pop3Connection:
         self.virtual_user: str | None = None
         self.auth_mech_name: str | None = None
         self.mail_pid = ""
+        self.login_logged = False  # pop3-login's "Login:" line is written
         self.tls_security = ""
         self.reply_command = ""  # the command being answered (Pop3Settings.replies)
         self._apop_challenge = apop_challenge
@@ -195,6 +196,14 @@ class Pop3Connection:
                 self._mail_disconnect(user, f"Couldn't init INBOX: {exc}")
             else:
                 self.session.output_bytes = len(b"+OK Logged in.\r\n")
+        return self._take()
+
+    def mail_starting(self, user: str, *, mail_pid: int | None = None) -> bytes:
+        """pop3-login has handed the client to the mail process and logged ``Login:``;
+        the mail process may still wait (``pop3_lock_session``) before the service
+        answers with ``auth_succeeded`` or ``session_failed``."""
+        with self._call("mail_starting"):
+            self._logged_in(user, mail_pid)
         return self._take()
 
     def session_failed(self, kind: SessionFailure, detail: str = "", *,
@@ -391,6 +400,9 @@ class Pop3Connection:
         self._close(reason)
 
     def _logged_in(self, user: str, mail_pid: int | None) -> None:
+        if self.login_logged:
+            return
+        self.login_logged = True
         self.virtual_user = user
         self.mail_pid = str(mail_pid) if mail_pid is not None else self.pid
         self._log_login("Login")

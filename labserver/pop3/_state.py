@@ -37,6 +37,7 @@ TRANSITIONS: dict[State, dict[object, State]] = {
     State.AUTHENTICATING: {"auth_continue": State.SASL_CONTINUE,
                            "auth_failed": State.AUTHORIZATION,
                            "auth_succeeded": State.TRANSACTION,
+                           "mail_starting": State.AUTHENTICATING,
                            "session_failed": State.CLOSED,
                            "too_many_connections": State.CLOSED, **_ANYTIME},
     State.SASL_CONTINUE: {AuthResponse: State.AUTHENTICATING,

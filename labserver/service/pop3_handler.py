@@ -53,6 +53,9 @@ class Pop3Driver(SessionDriver):
 
     async def _lock(self, storage: MailStorage, user: str) -> bool:
         """Take the POP3 session lock before ``+OK Logged in.`` (see ``pop3_lock``)."""
+        # pop3-login logs the login now; the mail process then waits for the lock.
+        await self.ch.send(self.conn.mail_starting(user, mail_pid=self.mail_pid))
+        self._drain_logs()
         try:
             self.session_lock = await pop3_lock.acquire(storage)
         except pop3_lock.LockCreateError as exc:
