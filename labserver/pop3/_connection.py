@@ -10,7 +10,8 @@ The service layer drives it with three verbs and a few answers::
 
 Answers the service gives, each returning bytes to send before it handles any
 further event: ``auth_continue(challenge)``, ``auth_succeeded(user, mailbox)``,
-``auth_failed(reason, code=..., user=...)``, ``session_failed(kind)``,
+``auth_failed(reason, code=..., user=...)``, ``mail_starting(user)`` (the login is
+logged while the mail process still waits), ``session_failed(kind)``,
 ``too_many_connections()``, ``tls_started()``, ``tls_failed(reason)``,
 ``timed_out()`` and ``shutdown()``. After any of them, call ``next_event()`` again:
 it may hold log lines, a ``Close``, or replies to commands the client pipelined.
