@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..auth import AuthConfigError, schemes
+from ..auth import AuthConfigError, Authenticator, schemes
 from ..config import Config, ConfigError, load
 from ..config.registry import load_registry
 from ..config.resolve import PathResolver
@@ -158,9 +158,19 @@ class Lab:
         return stored
 
     def storage(self, user: str, home: str | None = None) -> Any:
-        """A user's mail storage as the running configuration describes it."""
+        """A user's mail storage as the running configuration describes it; a ``mail``
+        field from the userdb replaces mail_location, as for Dovecot's LDA."""
         config = self.config or self._load()
-        return open_storage(config, user, home or f"/home/{user}", self.resolver)
+        return open_storage(config, user, home or f"/home/{user}", self.resolver,
+                            mail=self._userdb_mail(config, user))
+
+    def _userdb_mail(self, config: Config, user: str) -> str | None:
+        auth = self._context.auth if self._context is not None else None
+        try:
+            result = (auth or Authenticator(config, self.resolver)).lookup_user(user)
+        except Exception:  # noqa: BLE001 - an auth setup that cannot start: mail_location
+            return None
+        return result.mail if result.success else None
 
     def deliver(self, user: str, message: bytes | str, folder: str = "INBOX",
                 home: str | None = None) -> int:

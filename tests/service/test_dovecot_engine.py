@@ -367,6 +367,7 @@ def test_userdb_mail_overrides_mail_location(make_lab: Callable[..., Lab]) -> No
             for where in ("Maildir", "Other"):
                 storage_deliver(f"{lab.path(f'/home/{user}/{where}')}/",
                                 f"Subject: {user} in {where}\n\nhello\n".encode())
+        lab.deliver("alice", b"Subject: delivered\n\nby the lab's MDA\n")  # to ~/Other
         lab.start()
         seen[engine] = {user: session(lab, user) for user in ("alice", "bob")}
         imap = imaplib.IMAP4("127.0.0.1", lab.port("imap"), timeout=10)
@@ -379,6 +380,7 @@ def test_userdb_mail_overrides_mail_location(make_lab: Callable[..., Lab]) -> No
     for user, where in (("alice", "Other"), ("bob", "Maildir")):
         retr = seen["dovecot"][user]["pop3 retr"]
         assert f"Subject: {user} in {where}".encode() in retr[0][1], retr  # type: ignore[index]
+    assert seen["dovecot"]["alice"]["pop3 stat"][0] == 2  # type: ignore[index]
 
 
 def test_static_userdb_mail_field(tmp_path: os.PathLike[str]) -> None:
