@@ -883,7 +883,7 @@ class MaildirStorage(FolderStore):
                 shutil.rmtree(os.path.join(mailbox, sub), ignore_errors=True)
             for fname in os.listdir(mailbox):
                 path = os.path.join(mailbox, fname)
-                if fname.startswith("dovecot") and os.path.isfile(path):
+                if (fname.startswith("dovecot") or fname == RECENT) and os.path.isfile(path):
                     os.unlink(path)
             with contextlib.suppress(OSError):
                 os.rmdir(mailbox)

@@ -37,3 +37,16 @@ def test_a_new_uidvalidity_makes_every_message_recent_again(tmp_path) -> None:
     again = storage.open("INBOX")
     assert [m.uid for m in again.messages] == [1]
     assert again.recent_uids == {1}
+
+
+def test_a_deleted_fs_layout_folder_leaves_no_directory(tmp_path) -> None:
+    storage = make_storage(tmp_path, "maildir-fs")
+    storage.create("Work")
+    box = storage.open("Work")
+    box.append(b"Subject: a\n\na\n")
+    box.close()
+    assert storage.open("Work").recent_uids  # the claim wrote the recent mark
+    path = box.path
+    assert os.path.isfile(os.path.join(path, "labserver-recent"))
+    storage.delete("Work")
+    assert not os.path.exists(path)
