@@ -19,6 +19,16 @@ def _flags(box) -> dict[int, frozenset[str]]:  # noqa: ANN001 - a MaildirMailbox
     return {m.uid: m.flags for m in box.messages}
 
 
+def _file_of(folder: str, header: bytes) -> str:
+    """The file holding a message (names do not sort in append order: the microsecond
+    part of a Maildir name has no leading zeros)."""
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name), "rb") as f:
+            if f.read().startswith(header):
+                return name
+    raise AssertionError(f"no message starts with {header!r}")
+
+
 def test_changes_by_another_process_are_seen(tmp_path) -> None:
     storage = make_storage(tmp_path, "maildir")
     writer = storage.open("INBOX")
@@ -30,7 +40,7 @@ def test_changes_by_another_process_are_seen(tmp_path) -> None:
     assert reader.sync().expunged_uids == [] and set(_flags(reader)) == set(uids)
     # Another process sets \Seen by renaming a file in cur/, within the same second.
     cur = os.path.join(maildir, "cur")
-    name = sorted(os.listdir(cur))[0]
+    name = _file_of(cur, b"Subject: 0\n")
     os.rename(os.path.join(cur, name), os.path.join(cur, name.split(":")[0] + ":2,S"))
     reader.sync()
     assert "\\Seen" in _flags(reader)[uids[0]]
@@ -38,7 +48,7 @@ def test_changes_by_another_process_are_seen(tmp_path) -> None:
     _age(maildir, 10)
     reader.sync()
     reader.sync()
-    os.unlink(os.path.join(cur, sorted(os.listdir(cur))[-1]))
+    os.unlink(os.path.join(cur, _file_of(cur, b"Subject: 2\n")))
     assert reader.sync().expunged_uids == [uids[2]]
     assert set(_flags(reader)) == set(uids[:2])
 
