@@ -65,6 +65,9 @@ class Login:
         self.auth_attempts = 0
         self.auth_first_started = 0.0
         self.auth_try_aborted = False
+        # login-common's auth_waiting: set while a challenge waits for the client's answer,
+        # cleared only by an answer, so a "*" (cancel) leaves it set
+        self.abort_left_waiting = False
         self.last_auth_fail: str | None = None
         self.tag = b"*"  # the tag of the command being authenticated
         # imap-login: a client that asked CAPABILITY itself gets the post-login
@@ -181,6 +184,7 @@ class Login:
         """A client line after ``+ challenge``."""
         if line == b"*":
             self.auth_try_aborted = True
+            self.abort_left_waiting = True
             self.reply("BAD", "Authentication aborted by client.")
             self.conn._emit(AuthCancelled())
             return
@@ -314,7 +318,7 @@ class Login:
         if self.auth_attempts == 0:
             return f"(no auth attempts in {secs} secs)"
         state = conn.state.name
-        if state == "SASL_CONTINUE" and self.auth_attempts == 1:
+        if (state == "SASL_CONTINUE" or self.abort_left_waiting) and self.auth_attempts == 1:
             return f"(client didn't finish SASL auth, waited {auth_secs} secs)"
         if state == "AUTHENTICATING" and self.auth_attempts == 1:
             return f"(disconnected while authenticating, waited {auth_secs} secs)"

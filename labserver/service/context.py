@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +247,9 @@ class LabContext:
         """
         loop = asyncio.get_running_loop()
         while True:
+            if isinstance(event, Challenge) and self._login_name_refused(exchange):
+                return self._logged(self.auth.finish(CredentialsLookup(
+                    exchange.lookup_request, PassdbResult.USER_UNKNOWN), False))
             if isinstance(event, NeedCredentials):
                 lookup = await loop.run_in_executor(None, lambda e=event: self._lookup(
                     exchange, e))
@@ -266,13 +269,33 @@ class LabContext:
                 if event.log and event.code != "aborted":
                     request = exchange.lookup.request if exchange.lookup else \
                         self._request(exchange)
-                    request.user = exchange.mech.username
+                    # the name as auth accepted it (LOGIN: after auth_username_format)
+                    request.user = exchange.lookup_request.user if exchange.lookup_request \
+                        else exchange.mech.username
                     # auth_request_fail_on_nuls() logs at debug level only
                     request.mech_log("Debug" if event.code == "nul" else "Info", event.log)
                     self._log_lines(request.log)
+                if exchange.lookup_request is not None and event.code not in (
+                        "aborted", "invalid_base64"):
+                    # LOGIN's user name was accepted: the mechanism's failure names it (bad
+                    # base64 is refused before the mechanism, without a name)
+                    return replace(event, user=exchange.lookup_request.user)
                 return event
             else:
                 return event
+
+    def _login_name_refused(self, exchange: SaslExchange) -> bool:
+        """mech-login.c checks the user name as soon as it arrives (before asking for the
+        password): an empty or disallowed name fails the exchange there."""
+        mech = exchange.mech
+        if mech.name != "LOGIN" or mech.username is None or exchange.lookup_request:
+            return False
+        request = exchange.lookup_request = self._request(exchange)
+        if self.auth.set_username(request, exchange.cert_user or mech.username):
+            return False
+        self._log_lines(request.log)
+        request.log.clear()
+        return True
 
     def _request(self, exchange: SaslExchange) -> AuthdRequest:
         return self.auth.new_request(service=exchange.protocol, local_ip=exchange.local_ip,
@@ -334,6 +357,7 @@ class SaslExchange:
     secured: bool
     lookup: CredentialsLookup | None = None
     cert_user: str | None = None  # auth_ssl_username_from_cert's name, if any
+    lookup_request: AuthdRequest | None = None  # LOGIN: where its user name was checked
     pending: AuthResult | None = None  # success waiting for the final challenge's answer
 
     def step(self, data: bytes) -> object:

@@ -52,7 +52,8 @@ class ImapDriver(SessionDriver):
     async def sasl_failed(self, failure: Failure) -> None:
         if failure.code not in ("aborted", "invalid_base64"):
             await asyncio.sleep(self.ctx.failure_delay("imap"))
-        await self.ch.send(self.conn.auth_failed(failure.reply, code=failure.code))
+        await self.ch.send(self.conn.auth_failed(failure.reply, code=failure.code,
+                                                 user=failure.user))
 
     async def start_session(self, result: AuthResult, user: str) -> bool:
         try:

@@ -64,7 +64,7 @@ class SessionDriver:
         # the fail code decides the disconnect reason ("sent invalid base64 in response");
         # a cancel is the client's own doing and has none
         code = None if failure.code == "aborted" else failure.code
-        await self.ch.send(self.conn.auth_failed(failure.reply, code=code))
+        await self.ch.send(self.conn.auth_failed(failure.reply, code=code, user=failure.user))
 
     async def start_session(self, result: AuthResult, user: str) -> bool:
         """Open the user's mail and answer the login; False if the session cannot start."""
@@ -192,9 +192,11 @@ class SessionDriver:
         ch, ctx, conn = self.ch, self.ctx, self.conn
         if not result.success or result.user is None:
             await asyncio.sleep(ctx.failure_delay(self.protocol))
-            # the login process logs the name the auth process sent back, sanitized
+            # the login process logs the name the auth process sent back (formatted by
+            # auth_username_format), sanitized and cut at 80 bytes
+            name = result.user or username
             await ch.send(conn.auth_failed(result.reason,
-                                           user=sanitize(username, 128) if username else None))
+                                           user=sanitize(name, 80) if name else None))
             return
         user = result.user
         limit = ctx.enter(self.protocol, user, ch.remote_ip)

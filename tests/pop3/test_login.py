@@ -168,8 +168,10 @@ def test_auth_login_two_steps_and_cancel():
     d = transcript(["C: AUTH LOGIN", "S: + VXNlcm5hbWU6", "C: *",
                     "S: -ERR Authentication aborted by client.",
                     "C: QUIT", "S: +OK Logging out"], settings=s)
+    # as Dovecot 2.3.19: a cancel leaves login-common's auth_waiting set
     assert d.logs[-1].startswith("pop3-login: Info: Disconnected: Aborted login by logging "
-                                 "out (aborted authentication): user=<>, method=LOGIN")
+                                 "out (client didn't finish SASL auth, waited 0 secs): "
+                                 "user=<>, method=LOGIN")
 
 
 def test_auth_unknown_and_private_mechanisms():

@@ -55,6 +55,7 @@ class Failure:
     code: str
     reply: str
     log: str | None = None
+    user: str | None = None  # the user name auth had accepted, which its FAIL reply names
 
 
 @dataclass(frozen=True, slots=True)
