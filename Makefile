@@ -1,6 +1,10 @@
 # Mailbox Access Lab: set up, start the course, run the tests.
 #
-#   make start   create .venv if needed, then open the course in JupyterLab (127.0.0.1 only)
+#   make start   create .venv if needed, make the student edition (student-edition/) if it is
+#                missing or older than notebooks/, then open its start page in JupyterLab
+#                (127.0.0.1 only), without the instructor's tools, as on Binder
+#   make instructor   JupyterLab on the instructor's sources (notebooks/), with nbgrader's
+#                formgrader and create-assignment tools
 #   make test    create .venv if needed, then lint (ruff) and run every test (pytest)
 #   make bench   run the benchmarks against real Dovecot and pymap (prints figures;
 #                not part of `make test`); BENCH_ARGS=--quick for a short run
@@ -32,7 +36,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 STAMP := $(VENV)/install.stamp
 INSTALL_INPUTS := requirements.txt requirements-test.txt constraints.txt pyproject.toml
 
-START_NOTEBOOK := notebooks/00-start-here/00-start-here.ipynb
+# What a learner works in (`make start`, Binder): nbgrader's release version of the course.
+STUDENT_EDITION := student-edition
+START_NOTEBOOK := $(STUDENT_EDITION)/00-start-here/00-start-here.ipynb
+INSTRUCTOR_NOTEBOOK := notebooks/00-start-here/00-start-here.ipynb
 # Extra arguments for JupyterLab, e.g. `make start LAB_ARGS=--port=8899`.
 LAB_ARGS ?=
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-k environment"`, or
@@ -43,8 +50,11 @@ PYTEST_ARGS ?=
 # Jupyter reads its configuration from the project, never from the user's home:
 # .jupyter/jupyter_server_config.py and .jupyter/lab/settings/overrides.json switch off
 # the news pop-up and the update check. Settings a learner changes in the UI, and saved
-# workspaces, go to ignored folders under .jupyter/lab/.
+# workspaces, go to ignored folders under .jupyter/lab/. .jupyter/ is the learner's: its
+# labconfig/page_config.json and jupyter_server_config.json switch the instructor's tools
+# off, as postBuild does on Binder; `make instructor` reads .jupyter/instructor/ instead.
 export JUPYTER_CONFIG_DIR := $(CURDIR)/.jupyter
+INSTRUCTOR_CONFIG_DIR := $(CURDIR)/.jupyter/instructor
 export JUPYTERLAB_SETTINGS_DIR := $(CURDIR)/.jupyter/lab/user-settings
 export JUPYTERLAB_WORKSPACES_DIR := $(CURDIR)/.jupyter/lab/workspaces
 # Use the platformdirs locations now (silences jupyter_core's migration warning).
@@ -58,7 +68,7 @@ NO_BROWSER := $(if $(CI),--no-browser,$(if $(filter Linux,$(shell uname -s)),$(i
 # server listens on 127.0.0.1 with a token either way.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help start test bench lock venv clean
+.PHONY: help start instructor test bench lock venv clean FORCE
 .PHONY: soak crash fuzz
 .PHONY: assignments release collect autograde feedback student-edition
 
@@ -82,16 +92,53 @@ $(STAMP): $(PY) $(INSTALL_INPUTS)
 	$(PY) -m pip install --no-deps -e .
 	@touch $@
 
-# Land on the start page: the browser opens it (the path argument), and the URL the
+# Land on a start page: the browser opens it (the path argument), and the URL the
 # server prints, and its root /, lead there too (default_url).
-START_ARGS := $(if $(wildcard $(START_NOTEBOOK)),\
-	--LabApp.default_url=/lab/tree/$(START_NOTEBOOK) $(START_NOTEBOOK))
+open_at = --LabApp.default_url=/lab/tree/$(1) $(1)
+JUPYTER_LAB = $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
+	$(NO_BROWSER) $(ALLOW_ROOT) $(LAB_ARGS)
 
-start: $(STAMP)
-	@test -f $(START_NOTEBOOK) || \
-	  echo "warning: $(START_NOTEBOOK) is missing; JupyterLab opens on the file browser." >&2
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
-	  $(NO_BROWSER) $(ALLOW_ROOT) $(LAB_ARGS) $(START_ARGS)
+# The learner's copy for `make start`, made with postBuild's nbgrader command into a
+# temporary folder; only files that student-edition/ lacks are copied in, so a learner's
+# work there is never overwritten. Remade when notebooks/ (or nbgrader_config.py) is newer
+# than the stamp, or when one of its notebooks is missing (deleted for a fresh copy).
+EDITION_STAMP := $(STUDENT_EDITION)/.made
+SOURCE_NOTEBOOKS := $(wildcard notebooks/*/*.ipynb)
+EDITION_NOTEBOOKS := $(patsubst notebooks/%,$(STUDENT_EDITION)/%,$(SOURCE_NOTEBOOKS))
+MISSING_NOTEBOOKS := $(filter-out $(wildcard $(EDITION_NOTEBOOKS)),$(EDITION_NOTEBOOKS))
+
+$(EDITION_STAMP): $(SOURCE_NOTEBOOKS) nbgrader_config.py $(if $(MISSING_NOTEBOOKS),FORCE) | $(STAMP)
+	@set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	existed=$$(test -d $(STUDENT_EDITION) && echo yes || true); \
+	echo "nbgrader generate_assignment: the student edition of notebooks/"; \
+	$(NBGRADER) generate_assignment --force --no-db --log-level=WARN \
+	  --CourseDirectory.release_directory="$$tmp" "*"; \
+	added=0; \
+	while IFS= read -r file; do \
+	  [[ -e "$(STUDENT_EDITION)/$$file" ]] && continue; \
+	  mkdir -p "$$(dirname "$(STUDENT_EDITION)/$$file")"; \
+	  cp "$$tmp/$$file" "$(STUDENT_EDITION)/$$file"; \
+	  added=$$((added + 1)); \
+	  if [[ -n "$$existed" ]]; then echo "  added $(STUDENT_EDITION)/$$file"; fi; \
+	done < <(cd "$$tmp" && find . -type f | sed 's|^\./||' | sort); \
+	if [[ -z "$$existed" ]]; then \
+	  echo "$(STUDENT_EDITION)/: $$added files, your copy of the course; your work there is kept."; \
+	else \
+	  echo "$(STUDENT_EDITION)/ exists: $$added missing files added, none of yours overwritten."; \
+	  echo "  For a notebook's newest version, delete or rename yours and run make start again."; \
+	fi
+	@touch $@
+
+FORCE:
+
+start: $(STAMP) $(EDITION_STAMP)
+	$(JUPYTER_LAB) $(call open_at,$(START_NOTEBOOK))
+
+instructor: $(STAMP)
+	@test -f $(INSTRUCTOR_NOTEBOOK) || \
+	  echo "warning: $(INSTRUCTOR_NOTEBOOK) is missing; JupyterLab opens on the file browser." >&2
+	JUPYTER_CONFIG_DIR="$(INSTRUCTOR_CONFIG_DIR)" $(JUPYTER_LAB) \
+	  $(if $(wildcard $(INSTRUCTOR_NOTEBOOK)),$(call open_at,$(INSTRUCTOR_NOTEBOOK)))
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -117,7 +164,6 @@ fuzz: $(STAMP)
 # a notebook is an assignment; narrow with e.g. `make autograde ASSIGNMENTS=00-start-here`.
 ASSIGNMENTS ?= $(sort $(patsubst notebooks/%/,%,$(dir $(wildcard notebooks/*/*.ipynb))))
 NBGRADER := $(VENV)/bin/nbgrader
-STUDENT_EDITION := student-edition
 # $(call each,COMMAND ARGS,FOLDER): run `nbgrader COMMAND ARGS ASSIGNMENT` for each assignment;
 # with FOLDER, only for those with something in FOLDER/*/ASSIGNMENT (collected, autograded).
 each = @set -e; for a in $(ASSIGNMENTS); do \

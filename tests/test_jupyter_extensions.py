@@ -4,8 +4,10 @@ Instructors grade through nbgrader's JupyterLab panels (formgrader, create assig
 and students fetch and validate through its assignment list; both need the front-end
 extension (@jupyter/nbgrader) and the server extensions it talks to. The checks run the
 `jupyter` commands of the environment running the tests, with the project's Jupyter
-configuration (.jupyter/, as the Makefile sets it), so a setting there that disabled
-nbgrader would be caught.
+configurations as the Makefile sets them: the instructor's (.jupyter/instructor/, `make
+instructor`) has every nbgrader tool on, so a setting there that disabled nbgrader would be
+caught; the learner's (.jupyter/, `make start`) has the instructor's tools off and locked,
+as postBuild leaves them on Binder, and the learner's tools on.
 """
 
 from __future__ import annotations
@@ -29,12 +31,19 @@ NBGRADER_SERVER_EXTENSIONS = [
     "nbgrader.server_extensions.course_list",
     "nbgrader.server_extensions.validate_assignment",
 ]
+INSTRUCTOR_SERVER_EXTENSIONS = NBGRADER_SERVER_EXTENSIONS[0::2]
+LEARNER_SERVER_EXTENSIONS = NBGRADER_SERVER_EXTENSIONS[1::2]
+INSTRUCTOR_PLUGINS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                      "@jupyter/nbgrader:course-list"]
+INSTRUCTOR_CONFIG = ROOT / ".jupyter" / "instructor"
+LEARNER_CONFIG = ROOT / ".jupyter"
 
 
-def jupyter(*args: str) -> str:
-    """Run `jupyter ARGS` from this environment; return stdout and stderr, uncoloured."""
+def jupyter(*args: str, config: Path = INSTRUCTOR_CONFIG) -> str:
+    """Run `jupyter ARGS` from this environment with a config folder of the project;
+    return stdout and stderr, uncoloured."""
     env = dict(os.environ)
-    env["JUPYTER_CONFIG_DIR"] = str(ROOT / ".jupyter")
+    env["JUPYTER_CONFIG_DIR"] = str(config)
     env["JUPYTER_PLATFORM_DIRS"] = "1"
     env["NO_COLOR"] = "1"
     result = subprocess.run(
@@ -150,3 +159,30 @@ def server_extensions() -> tuple[str, dict[str, tuple[str, bool]]]:
 def test_nbgrader_server_extension_is_enabled_and_loads(server_extensions, name):
     output, entries = server_extensions
     assert entries.get(name) == ("enabled", True), output
+
+
+@pytest.fixture(scope="module")
+def learner_labextensions() -> str:
+    return jupyter("labextension", "list", config=LEARNER_CONFIG)
+
+
+def test_learner_has_the_instructor_plugins_off_and_locked(learner_labextensions):
+    output = learner_labextensions
+    assert parse_labextension_list(output).get("@jupyter/nbgrader") == ("enabled", "OK"), output
+    disabled = output.partition("Disabled extensions:")[2].split()
+    assert sorted(p for p in disabled if "nbgrader" in p) == sorted(INSTRUCTOR_PLUGINS), output
+    locked = re.search(r"@jupyter/nbgrader .*\(plugins: (.*) locked\)", output)
+    assert locked and set(locked[1].split(", ")) == set(INSTRUCTOR_PLUGINS), output
+
+
+def test_learner_has_only_the_learners_server_extensions():
+    output = jupyter("server", "extension", "list", config=LEARNER_CONFIG)
+    # Listed per config folder, the learner's (highest priority) first: its word counts.
+    states: dict[str, str] = {}
+    for line in output.splitlines():
+        match = re.match(r"^\s+(?P<name>[\w.]+)\s+(?P<state>enabled|disabled)\s*$", line)
+        if match:
+            states.setdefault(match["name"], match["state"])
+    assert {name: states.get(name) for name in NBGRADER_SERVER_EXTENSIONS} == {
+        **{name: "disabled" for name in INSTRUCTOR_SERVER_EXTENSIONS},
+        **{name: "enabled" for name in LEARNER_SERVER_EXTENSIONS}}, output

@@ -1,4 +1,5 @@
-"""Fixtures for the browser tests: the course served by `make start`, and Debian's Chromium.
+"""Fixtures for the browser tests: the course served by `make start` (the learner's
+student edition) and by `make instructor`, and Debian's Chromium.
 
 Playwright drives the Chromium that Debian packages (`apt-get install chromium`); it never
 downloads a browser of its own. Without Chromium the tests skip with a message, except in
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from tests.browser.lab import ARTIFACTS, MakeStartLab, copy_course, launch_chromium
+from tests.browser.lab import ARTIFACTS, MakeLab, copy_course, launch_chromium
 from tests.tools import require_program
 
 
@@ -37,11 +38,8 @@ def chromium() -> str:
     return require_program("chromium", "chromium")
 
 
-@pytest.fixture(scope="module")
-def lab(chromium: str, course: Path, artifacts: Path) -> Iterator[MakeStartLab]:
-    """The course served by `make start` (requested after Chromium, so a machine without
-    the browser skips before starting a server for nothing)."""
-    server = MakeStartLab(course, artifacts / "jupyterlab.log", token=secrets.token_hex(16))
+def serve(course: Path, log: Path, target: str) -> Iterator[MakeLab]:
+    server = MakeLab(course, log, token=secrets.token_hex(16), target=target)
     try:
         server.start()
         yield server
@@ -50,7 +48,21 @@ def lab(chromium: str, course: Path, artifacts: Path) -> Iterator[MakeStartLab]:
 
 
 @pytest.fixture(scope="module")
-def page(chromium: str, lab: MakeStartLab,
+def lab(chromium: str, course: Path, artifacts: Path) -> Iterator[MakeLab]:
+    """The course served by `make start`, which first makes the student edition in the
+    copy (requested after Chromium, so a machine without the browser skips before
+    starting a server for nothing)."""
+    yield from serve(course, artifacts / "jupyterlab.log", "start")
+
+
+@pytest.fixture(scope="module")
+def instructor_lab(chromium: str, course: Path, artifacts: Path) -> Iterator[MakeLab]:
+    """The same copy served by `make instructor`: the sources, with nbgrader's tools."""
+    yield from serve(course, artifacts / "jupyterlab-instructor.log", "instructor")
+
+
+@pytest.fixture(scope="module")
+def page(chromium: str, lab: MakeLab,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     """One tab of Chromium with a fresh, empty profile."""
     profile = tmp_path_factory.mktemp("chromium-profile")

@@ -1,10 +1,11 @@
-"""Start the course in JupyterLab the way the README says (`make start`), for tests.
+"""Start the course in JupyterLab the way the README says, for tests: `make start` (the
+learner's student edition) or `make instructor` (the sources, with nbgrader's tools).
 
 The server runs on a copy of the course (notebooks, Jupyter and nbgrader settings, the
 Makefile and the files it installs from) in a temporary folder whose `.venv` is a link to
-the project's. `make start` then finds an up-to-date environment and starts at once, and
-whatever the browser does there (autosave, checkpoints, formgrader's gradebook) stays out
-of the project's own folders.
+the project's. `make` then finds an up-to-date environment and starts at once, and
+whatever it and the browser do there (the student edition, autosave, checkpoints,
+formgrader's gradebook) stays out of the project's own folders.
 """
 
 from __future__ import annotations
@@ -104,11 +105,32 @@ def copy_course(dest: Path) -> Path:
     return dest
 
 
-class MakeStartLab:
-    """`make start` in a course folder, on a free port with a known token."""
+def make_env() -> dict[str, str]:
+    """The environment for `make` in a copy: none of the caller's make or Jupyter settings."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL") and not k.startswith("JUPYTER")}
 
-    def __init__(self, course: Path, log: Path, token: str) -> None:
+
+def require_current_venv(course: Path) -> None:
+    """Refuse to run `make` in a copy whose (linked) `.venv` is out of date.
+
+    The copy's `.venv` is the project's: were make to reinstall it, `pip install -e .`
+    would point the project's environment at the copy. `make -q venv` (question mode,
+    runs nothing) checks that first.
+    """
+    question = subprocess.run(["make", "-q", "venv"], cwd=course, env=make_env(),
+                              stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    if question.returncode != 0:
+        raise RuntimeError("the project's .venv is out of date: run `make venv` first")
+
+
+class MakeLab:
+    """`make start` or `make instructor` in a course folder, on a free port with a known
+    token."""
+
+    def __init__(self, course: Path, log: Path, token: str, target: str = "start") -> None:
         self.course = course
+        self.target = target
         self.log = log
         self.token = token
         self.port = free_port()
@@ -116,26 +138,17 @@ class MakeStartLab:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90) -> None:
-        """Run `make start` (own process group) and wait until the server answers.
-
-        The copy's `.venv` is the project's, so `make start` must find it up to date:
-        were it to reinstall, `pip install -e .` would point the project's environment at
-        the copy. `make -q venv` (question mode, runs nothing) checks that first.
-        """
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL") and not k.startswith("JUPYTER")}
-        question = subprocess.run(["make", "-q", "venv"], cwd=self.course, env=env,
-                                  stdin=subprocess.DEVNULL, capture_output=True, check=False)
-        if question.returncode != 0:
-            raise RuntimeError("the project's .venv is out of date: run `make venv` first")
+        """Run `make TARGET` (own process group) and wait until the server answers; for
+        `make start` that includes making the student edition."""
+        require_current_venv(self.course)
         # expose_app_in_browser: window.jupyterapp, through which the tests see when a
         # kernel is connected (the toolbar says idle a moment before it is).
         lab_args = (f"--port={self.port} --ServerApp.port_retries=0 --no-browser "
                     f"--IdentityProvider.token={self.token} --LabApp.expose_app_in_browser=True")
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                ["make", "--no-print-directory", "start", f"LAB_ARGS={lab_args}"],
-                cwd=self.course, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                ["make", "--no-print-directory", self.target, f"LAB_ARGS={lab_args}"],
+                cwd=self.course, env=make_env(), stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True)
         wait_http(f"{self.url}/api/status?token={self.token}", timeout,
                   alive=lambda: self.process.poll() is None, log=self.log)
