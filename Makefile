@@ -52,7 +52,8 @@ PYTEST_ARGS ?=
 # the news pop-up and the update check. Settings a learner changes in the UI, and saved
 # workspaces, go to ignored folders under .jupyter/lab/. .jupyter/ is the learner's: its
 # labconfig/page_config.json and jupyter_server_config.json switch the instructor's tools
-# off, as postBuild does on Binder; `make instructor` reads .jupyter/instructor/ instead.
+# off, as postBuild does on Binder; `make instructor` reads .jupyter/instructor/ instead
+# and keeps its open tabs (workspaces) there, apart from the learner's.
 export JUPYTER_CONFIG_DIR := $(CURDIR)/.jupyter
 INSTRUCTOR_CONFIG_DIR := $(CURDIR)/.jupyter/instructor
 export JUPYTERLAB_SETTINGS_DIR := $(CURDIR)/.jupyter/lab/user-settings
@@ -137,7 +138,8 @@ start: $(STAMP) $(EDITION_STAMP)
 instructor: $(STAMP)
 	@test -f $(INSTRUCTOR_NOTEBOOK) || \
 	  echo "warning: $(INSTRUCTOR_NOTEBOOK) is missing; JupyterLab opens on the file browser." >&2
-	JUPYTER_CONFIG_DIR="$(INSTRUCTOR_CONFIG_DIR)" $(JUPYTER_LAB) \
+	JUPYTER_CONFIG_DIR="$(INSTRUCTOR_CONFIG_DIR)" \
+	  JUPYTERLAB_WORKSPACES_DIR="$(INSTRUCTOR_CONFIG_DIR)/lab/workspaces" $(JUPYTER_LAB) \
 	  $(if $(wildcard $(INSTRUCTOR_NOTEBOOK)),$(call open_at,$(INSTRUCTOR_NOTEBOOK)))
 
 test: $(STAMP)

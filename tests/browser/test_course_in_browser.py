@@ -220,7 +220,7 @@ def test_start_page_opens_and_runs_in_the_browser(
     assert any("Obsolete setting" in text for text in outputs), outputs
     page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output").last \
         .scroll_into_view_if_needed()
-    page.screenshot(path=artifacts / "02-start-page-after-run-all.png")
+    page.screenshot(path=artifacts / "02-start-page-last-output.png")
 
 
 def registered(page: Page, plugins: list[str]) -> list[str]:
