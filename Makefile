@@ -50,12 +50,12 @@ PYTEST_ARGS ?=
 # Jupyter reads its configuration from the project, never from the user's home:
 # .jupyter/jupyter_server_config.py and .jupyter/lab/settings/overrides.json switch off
 # the news pop-up and the update check. Settings a learner changes in the UI, and saved
-# workspaces, go to ignored folders under .jupyter/lab/. .jupyter/ is the learner's: its
-# labconfig/page_config.json and jupyter_server_config.json switch the instructor's tools
-# off, as postBuild does on Binder; `make instructor` reads .jupyter/instructor/ instead
-# and keeps its open tabs (workspaces) there, apart from the learner's.
+# workspaces, go to ignored folders under .jupyter/lab/. `make start` reads
+# .jupyter/learner/ instead, whose labconfig/page_config.json and jupyter_server_config.json
+# switch the instructor's tools off, as postBuild does on Binder, and keeps the learner's
+# open tabs (workspaces) there, apart from the instructor's.
 export JUPYTER_CONFIG_DIR := $(CURDIR)/.jupyter
-INSTRUCTOR_CONFIG_DIR := $(CURDIR)/.jupyter/instructor
+LEARNER_CONFIG_DIR := $(CURDIR)/.jupyter/learner
 export JUPYTERLAB_SETTINGS_DIR := $(CURDIR)/.jupyter/lab/user-settings
 export JUPYTERLAB_WORKSPACES_DIR := $(CURDIR)/.jupyter/lab/workspaces
 # Use the platformdirs locations now (silences jupyter_core's migration warning).
@@ -133,14 +133,14 @@ $(EDITION_STAMP): $(SOURCE_NOTEBOOKS) nbgrader_config.py $(if $(MISSING_NOTEBOOK
 FORCE:
 
 start: $(STAMP) $(EDITION_STAMP)
-	$(JUPYTER_LAB) $(call open_at,$(START_NOTEBOOK))
+	JUPYTER_CONFIG_DIR="$(LEARNER_CONFIG_DIR)" \
+	  JUPYTERLAB_WORKSPACES_DIR="$(LEARNER_CONFIG_DIR)/lab/workspaces" $(JUPYTER_LAB) \
+	  $(call open_at,$(START_NOTEBOOK))
 
 instructor: $(STAMP)
 	@test -f $(INSTRUCTOR_NOTEBOOK) || \
 	  echo "warning: $(INSTRUCTOR_NOTEBOOK) is missing; JupyterLab opens on the file browser." >&2
-	JUPYTER_CONFIG_DIR="$(INSTRUCTOR_CONFIG_DIR)" \
-	  JUPYTERLAB_WORKSPACES_DIR="$(INSTRUCTOR_CONFIG_DIR)/lab/workspaces" $(JUPYTER_LAB) \
-	  $(if $(wildcard $(INSTRUCTOR_NOTEBOOK)),$(call open_at,$(INSTRUCTOR_NOTEBOOK)))
+	$(JUPYTER_LAB) $(if $(wildcard $(INSTRUCTOR_NOTEBOOK)),$(call open_at,$(INSTRUCTOR_NOTEBOOK)))
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

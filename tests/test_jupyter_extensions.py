@@ -4,10 +4,10 @@ Instructors grade through nbgrader's JupyterLab panels (formgrader, create assig
 and students fetch and validate through its assignment list; both need the front-end
 extension (@jupyter/nbgrader) and the server extensions it talks to. The checks run the
 `jupyter` commands of the environment running the tests, with the project's Jupyter
-configurations as the Makefile sets them: the instructor's (.jupyter/instructor/, `make
-instructor`) has every nbgrader tool on, so a setting there that disabled nbgrader would be
-caught; the learner's (.jupyter/, `make start`) has the instructor's tools off and locked,
-as postBuild leaves them on Binder, and the learner's tools on.
+configurations as the Makefile sets them: the course's (.jupyter/, `make instructor`) has
+every nbgrader tool on, so a setting there that disabled nbgrader would be caught; the
+learner's (.jupyter/learner/, `make start`) has the instructor's tools off and locked, as
+postBuild leaves them on Binder, and the learner's tools on.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ INSTRUCTOR_SERVER_EXTENSIONS = NBGRADER_SERVER_EXTENSIONS[0::2]
 LEARNER_SERVER_EXTENSIONS = NBGRADER_SERVER_EXTENSIONS[1::2]
 INSTRUCTOR_PLUGINS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                       "@jupyter/nbgrader:course-list"]
-INSTRUCTOR_CONFIG = ROOT / ".jupyter" / "instructor"
-LEARNER_CONFIG = ROOT / ".jupyter"
+INSTRUCTOR_CONFIG = ROOT / ".jupyter"
+LEARNER_CONFIG = ROOT / ".jupyter" / "learner"
 
 
 def jupyter(*args: str, config: Path = INSTRUCTOR_CONFIG) -> str:

@@ -49,13 +49,14 @@ def lab_line(plan: str) -> str:
 
 def test_start_opens_the_student_edition_without_the_instructor_tools() -> None:
     line = lab_line(dry_run("start"))
+    assert f'JUPYTER_CONFIG_DIR="{ROOT}/.jupyter/learner"' in line
     assert "student-edition/00-start-here/00-start-here.ipynb" in line
-    assert "notebooks/" not in line and "JUPYTER_CONFIG_DIR" not in line
+    assert "notebooks/" not in line
 
 
-def test_instructor_opens_the_sources_with_the_instructor_config() -> None:
+def test_instructor_opens_the_sources_with_the_course_config() -> None:
     line = lab_line(dry_run("instructor"))
-    assert f'JUPYTER_CONFIG_DIR="{ROOT}/.jupyter/instructor"' in line
+    assert "JUPYTER_CONFIG_DIR" not in line  # the Makefile's own: .jupyter/
     assert "notebooks/00-start-here/00-start-here.ipynb" in line
 
 
