@@ -60,7 +60,11 @@ def _debug_lines(lines: list[str]) -> list[str]:
         if m.group(1).startswith("Disconnected"):
             if "rip=127.0.0.1," in m.group(1):
                 continue  # the harness checking that Dovecot listens
-            out.append(re.sub(r"session=<[^>]*>", "session=<S>", m.group(1)))
+            text = re.sub(r"session=<[^>]*>", "session=<S>", m.group(1))
+            # a login process Dovecot has just started may not be connected to auth yet:
+            # its words for the same event then differ
+            out.append(text.replace("(disconnected before auth was ready, waited 0 secs)",
+                                    "(no auth attempts in 0 secs)"))
             continue
         if not out or out[-1] != m.group(1):
             out.append(m.group(1))
@@ -77,8 +81,17 @@ def _run(logs: Callable[[], list[str]], port: int) -> dict[str, list[str]]:
                 "imap-login: Info: Disconnected" in x for x in logs()[before:]):
             time.sleep(0.05)
         time.sleep(0.3)
-        seen[name] = _debug_lines(logs()[before:])
+        seen[name] = _handshake_then_rest(_debug_lines(logs()[before:]))
     return seen
+
+
+def _handshake_then_rest(lines: list[str]) -> list[str]:
+    """The handshake's lines in order; what follows it (the session's end: an alert, the
+    login process's line, an error at close) in any order, each line once, since the
+    alert and the disconnect race each other. A handshake that never finished: its lines
+    in any order, each once (how far OpenSSL got before the close was seen varies)."""
+    end = next((i + 1 for i, x in enumerate(lines) if "negotiation finished" in x), 0)
+    return lines[:end] + sorted(set(lines[end:]))
 
 
 def test_verbose_ssl_lines_as_dovecot_writes_them() -> None:
@@ -93,17 +106,14 @@ def test_verbose_ssl_lines_as_dovecot_writes_them() -> None:
         theirs = _run(lambda: dc.log().splitlines(), dc.imaps_port)
     assert ours == theirs
     assert "SSL: where=0x2001, ret=1: SSLv3/TLS read client hello" in ours["TLSv1.3"]
-    assert ours["TLSv1.3"][-3] == ("SSL: where=0x2002, ret=1: SSL negotiation finished "
-                                   "successfully")
-    assert ours["TLSv1.3"][-1] == "SSL alert: close notify"
+    finished = "SSL: where=0x2002, ret=1: SSL negotiation finished successfully"
+    assert finished in ours["TLSv1.3"] and "SSL alert: close notify" in ours["TLSv1.3"]
     assert "SSL_get_servername() failed" in ours["TLSv1.2"]
-    # a client that goes away mid-handshake: the error, the login process's line, and the
-    # error again as the connection is closed
-    assert ours["closed mid-handshake"][-3:] == [
-        "SSL error: Connection closed",
-        "Disconnected: Connection closed (no auth attempts in 0 secs): user=<>, "
-        "rip=127.0.0.3, lip=127.0.0.1, TLS handshaking: Connection closed, session=<S>",
-        "SSL error: Connection closed"]
+    # a client that goes away mid-handshake: the error and the login process's line
+    assert "SSL error: Connection closed" in ours["closed mid-handshake"]
+    assert ("Disconnected: Connection closed (no auth attempts in 0 secs): user=<>, "
+            "rip=127.0.0.3, lip=127.0.0.1, TLS handshaking: Connection closed, session=<S>"
+            ) in ours["closed mid-handshake"]
 
 
 def test_without_verbose_ssl_no_debug_lines() -> None:
