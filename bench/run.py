@@ -238,11 +238,13 @@ def bench_pop3(args: argparse.Namespace) -> list[Row]:
 
 
 def bench_append(args: argparse.Namespace) -> list[Row]:
-    row = Row(f"APPEND of 4 KiB messages/s ({args.appends} in a row)", "/s")
+    row = Row(f"APPEND of 4 KiB messages/s ({args.appends} into a new INBOX)", "/s")
     for name, starter, fast in servers((LAB, FAST, PYMAP)):
-        with peers.setup(1, fast) as s, starter(s) as server:
-            row.values[name] = median(lambda: load.append_rate(server.imap_port,
-                                                               args.appends), args.runs)
+        rates = []
+        for _ in range(args.runs):
+            with peers.setup(1, fast) as s, starter(s) as server:
+                rates.append(load.append_rate(server.imap_port, args.appends))
+        row.values[name] = statistics.median(rates)
     return [row]
 
 
@@ -262,7 +264,7 @@ def bench_grading(args: argparse.Namespace) -> None:
     one()  # imports and first-use costs
     behavioural = median(one, args.runs * 3)
     rows = grading.bench(5 if args.quick else grading.CLASS_SIZE, 1 if args.quick else 3)
-    rows.insert(0, ("graders.check('mail-location-maildir'): a lab, a login, an APPEND",
+    rows.insert(0, ("graders.check('mail-location-maildir'), behavioural",
                     "s", behavioural))
     grading.show(rows)
 
@@ -347,7 +349,7 @@ def main() -> int:
         args.big, args.pop3, args.appends = 5_000, 1_000, 200
     else:
         args.seconds, args.cold_runs = 3.0, min(args.runs, 3)
-        args.big, args.pop3, args.appends = 100_000, 10_000, 2_000
+        args.big, args.pop3, args.appends = 100_000, 10_000, 1_000
     load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} cores; load average {load_avg}; median of {args.runs} "
           f"run(s); Dovecot hp = its high-performance mode")
