@@ -32,6 +32,10 @@ MAX_INBUF_SIZE = 2048
 CLIENT_MAX_BAD_COMMANDS = 20
 UINT_MAX = 2**32 - 1
 UINTMAX_MAX = 2**64 - 1
+# UIDLs by (pop3_uidl_format, UIDVALIDITY, UID, GUID): a client polling a big mailbox asks
+# for the same ones at every login, and the % expansion is the costly part of UIDL.
+UIDL_CACHE_SIZE = 200_000
+_UIDLS: dict[tuple[str, int, int, str], str] = {}
 
 _DIGITS = re.compile(rb"[0-9]+")
 _SHORT_KEY = re.compile(r"%(?:%|-?[0-9]*(?:\.-?[0-9]*)?[LUEXRHNMDT]*(.))")
@@ -355,9 +359,16 @@ class Session:
         if "g" in self.keys and not info.guid:
             raise UidlError("UIDL: Message GUID not found "
                             "(pop3_uidl_format=%g not supported by storage?)")
-        values = {"uidvalidity": str(self.mailbox.uidvalidity), "uid": str(info.uid),
-                  "md5": "", "filename": info.guid, "guid": info.guid}
-        return expand(set_.pop3_uidl_format, values, UIDL_VARS).text
+        key = (set_.pop3_uidl_format, self.mailbox.uidvalidity, info.uid, info.guid)
+        uidl = _UIDLS.get(key)
+        if uidl is None:
+            values = {"uidvalidity": str(self.mailbox.uidvalidity), "uid": str(info.uid),
+                      "md5": "", "filename": info.guid, "guid": info.guid}
+            uidl = expand(set_.pop3_uidl_format, values, UIDL_VARS).text
+            if len(_UIDLS) >= UIDL_CACHE_SIZE:
+                _UIDLS.clear()
+            _UIDLS[key] = uidl
+        return uidl
 
     def all_uidls(self) -> list[str]:
         """``client_uidls_save``: every UIDL, duplicates renamed when asked to."""
