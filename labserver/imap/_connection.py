@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from labserver.config.varexpand import MAIL_USER_VARS, expand
+from labserver.engine_core import EngineCore
 from labserver.pop3._logformat import login_log_message, login_values, session_id
 
 from . import _commands as c
@@ -58,8 +59,13 @@ IDLE_TIMEOUT_SECS = 30 * 60
 CRITICAL_MSG = "Internal error occurred. Refer to server log for more information."
 
 
-class ImapConnection:
+class ImapConnection(EngineCore):
     """The IMAP protocol engine for one client connection. See the module docstring."""
+
+    TRANSITIONS = TRANSITIONS
+    CLOSED = State.CLOSED
+    PROTOCOL_ERROR = SessionProtocolError
+    SEND_DATA = SendData
 
     def __init__(self, settings: ImapSettings | None = None, *,
                  local_ip: str = "127.0.0.1", local_port: int = 143,
@@ -367,44 +373,6 @@ class ImapConnection:
             self.session.connection_lost()
         else:
             self._login_destroy("Connection closed")
-
-    def _transition(self, trigger: object) -> None:
-        new = TRANSITIONS[self.state].get(trigger)
-        if new is None:
-            name = trigger if isinstance(trigger, str) else getattr(trigger, "__name__", "")
-            raise SessionProtocolError(f"{name} is not possible in state {self.state.name}")
-        self.state = new
-
-    class _CallGuard:
-        def __init__(self, conn: ImapConnection, name: str) -> None:
-            self.conn, self.name = conn, name
-
-        def __enter__(self) -> None:
-            conn = self.conn
-            if TRANSITIONS[conn.state].get(self.name) is None:
-                raise SessionProtocolError(
-                    f"{self.name}() is not possible in state {conn.state.name}")
-            conn._flush()
-            conn._direct = True
-            target = TRANSITIONS[conn.state][self.name]
-            if target is not State.CLOSED:
-                conn.state = target
-
-        def __exit__(self, *exc: object) -> None:
-            self.conn._direct = False
-
-    def _call(self, name: str) -> ImapConnection._CallGuard:
-        return self._CallGuard(self, name)
-
-    def _take(self) -> bytes:
-        data = bytes(self._out)
-        self._out.clear()
-        return data
-
-    def _flush(self) -> None:
-        if self._out and not self._direct:
-            self._events.append(SendData(bytes(self._out)))
-            self._out.clear()
 
     def _reply(self, data: bytes) -> None:
         if self.state is State.CLOSED:

@@ -38,6 +38,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
+from labserver.engine_core import EngineCore
+
 from ._events import (
     NEED_DATA,
     PAUSED,
@@ -71,8 +73,13 @@ class SessionFailure(Enum):
     STORAGE = "-ERR [SYS/TEMP] Couldn't sync mailbox."
 
 
-class Pop3Connection:
+class Pop3Connection(EngineCore):
     """The POP3 protocol engine for one client connection. See the module docstring."""
+
+    TRANSITIONS = TRANSITIONS
+    CLOSED = State.CLOSED
+    PROTOCOL_ERROR = LocalProtocolError
+    SEND_DATA = SendData
 
     def __init__(self, settings: Pop3Settings | None = None, *,
                  local_ip: str = "127.0.0.1", local_port: int = 110,
@@ -313,44 +320,6 @@ class Pop3Connection:
             self.session.connection_lost()
         else:
             self._login_destroy("Connection closed")
-
-    def _transition(self, trigger: object) -> None:
-        new = TRANSITIONS[self.state].get(trigger)
-        if new is None:
-            name = trigger if isinstance(trigger, str) else getattr(trigger, "__name__", "")
-            raise LocalProtocolError(f"{name} is not possible in state {self.state.name}")
-        self.state = new
-
-    class _CallGuard:
-        def __init__(self, conn: Pop3Connection, name: str) -> None:
-            self.conn, self.name = conn, name
-
-        def __enter__(self) -> None:
-            conn = self.conn
-            if TRANSITIONS[conn.state].get(self.name) is None:
-                raise LocalProtocolError(
-                    f"{self.name}() is not possible in state {conn.state.name}")
-            conn._flush()
-            conn._direct = True
-            target = TRANSITIONS[conn.state][self.name]
-            if target is not State.CLOSED:
-                conn.state = target
-
-        def __exit__(self, *exc: object) -> None:
-            self.conn._direct = False
-
-    def _call(self, name: str) -> Pop3Connection._CallGuard:
-        return self._CallGuard(self, name)
-
-    def _take(self) -> bytes:
-        data = bytes(self._out)
-        self._out.clear()
-        return data
-
-    def _flush(self) -> None:
-        if self._out and not self._direct:
-            self._events.append(SendData(bytes(self._out)))
-            self._out.clear()
 
     def _reply(self, data: bytes) -> None:
         if self.state is State.CLOSED:
